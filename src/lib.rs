@@ -1,0 +1,1 @@
+//! hull: an OCI-compliant low-level container runtime.
