@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Install what hull's build, tests and demo need on a Debian machine.
+#
+#   scripts/install-deps.sh [EXTRA_DEB_PACKAGE...]
+#
+# Debian packages: busybox-static (test/demo rootfs), iproute2 and kmod (network
+# and module tests), python3 (bundle/JSON editing), plus any extra package names
+# given as arguments. Packages that are already installed are skipped quickly
+# (dpkg-query); `apt-get update` runs at most once, and only if something is
+# missing. Also makes sure the Rust toolchain has rustfmt and clippy when it is
+# managed by rustup.
+set -euo pipefail
+
+PACKAGES=(busybox-static iproute2 kmod python3 "$@")
+
+is_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    is_installed "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "install-deps: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+else
+    echo "install-deps: Debian packages present: ${PACKAGES[*]}" >&2
+fi
+
+# Rust components used by `make lint`.
+if [[ -z ${CARGO_HOME:-} && -d $HOME/.cargo/bin ]]; then
+    PATH=$HOME/.cargo/bin:$PATH
+fi
+if command -v rustup >/dev/null 2>&1; then
+    installed=$(rustup component list --installed 2>/dev/null || true)
+    want=()
+    for c in rustfmt clippy; do
+        grep -q "^$c" <<<"$installed" || want+=("$c")
+    done
+    if ((${#want[@]})); then
+        echo "install-deps: rustup component add ${want[*]}" >&2
+        rustup component add "${want[@]}"
+    fi
+else
+    for t in rustfmt cargo-clippy; do
+        command -v "$t" >/dev/null 2>&1 ||
+            echo "install-deps: warning: $t not found and no rustup to add it" >&2
+    done
+fi
