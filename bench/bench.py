@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Startup timing for OCI runtimes; driven by bench/bench.sh.
+
+Each runtime gets its own bundle and --root. Runtimes are measured
+round-robin (one invocation of each per round) so that drift on the machine
+hits all of them alike. Every invocation is timed as wall time with
+time.perf_counter_ns() around subprocess.run(); stdio go to /dev/null and a
+log file (never a pipe, which a created container would hold open).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+# Runs "$@" in a private mount namespace with a tmpfs over the cgroup2 mount
+# of a hybrid host. `unshare -m` makes the new namespace's mounts private, so
+# the host's mounts stay as they are.
+WRAP_SCRIPT = 'mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec "$@"'
+WRAP_PREFIX = ["unshare", "-m", "sh", "-c", WRAP_SCRIPT, "sh"]
+
+
+class Runtime:
+    def __init__(self, name, binary, root, bundle, wrapped):
+        self.name, self.binary, self.root, self.bundle = name, binary, root, bundle
+        self.wrapped = wrapped
+        self.log = os.path.join(os.path.dirname(root), "stderr.log")
+        self.failures = 0
+        self.last_error = ""
+
+    def argv(self, *args, prefix=()):
+        cmd = [*prefix, self.binary, "--root", self.root, *args]
+        return WRAP_PREFIX + cmd if self.wrapped else cmd
+
+
+def timed(argv, log_path):
+    """Run argv; return (elapsed_ns, returncode)."""
+    with open(log_path, "ab") as log:
+        t0 = time.perf_counter_ns()
+        rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=log).returncode
+        return time.perf_counter_ns() - t0, rc
+
+
+def log_tail(path, lines=5):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:]).rstrip()
+    except OSError:
+        return ""
+
+
+def quiet(argv):
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode
+
+
+def state_status(rt, cid):
+    p = subprocess.run(rt.argv("state", cid), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    try:
+        return json.loads(p.stdout).get("status")
+    except ValueError:
+        return None
+
+
+def wait_stopped(rt, cid, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if state_status(rt, cid) == "stopped":
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def probe(rt, cid):
+    """Check that rt really runs containers; return None, or why not.
+
+    A binary that exits 0 without doing anything must not be timed, so the
+    probe also goes through create/state/start/delete and checks the states.
+    """
+    def why(what, rc=None):
+        status = " failed" if rc is None else f" failed (exit {rc})"
+        if what.startswith("!"):
+            what, status = what[1:], ""
+        return f"{what}{status}: " + (log_tail(rt.log) or "(no message on stderr)")
+
+    _, rc = timed(rt.argv("run", "-b", rt.bundle, cid + "r"), rt.log)
+    if rc != 0:
+        return why("`run`", rc)
+    _, rc = timed(rt.argv("create", "-b", rt.bundle, cid), rt.log)
+    if rc != 0:
+        return why("`create`", rc)
+    st = state_status(rt, cid)
+    if st != "created":
+        return why(f"!`state` after a successful create gave status {st!r}, not 'created'")
+    _, rc = timed(rt.argv("start", cid), rt.log)
+    if rc != 0:
+        return why("`start`", rc)
+    if not wait_stopped(rt, cid):
+        return why("waiting for status 'stopped' after start")
+    _, rc = timed(rt.argv("delete", cid), rt.log)
+    if rc != 0:
+        return why("`delete`", rc)
+    if state_status(rt, cid) is not None:
+        return why("!`state` still answers after delete")
+    return None
+
+
+def fail(rt, what, cid):
+    rt.failures += 1
+    rt.last_error = f"{what} failed: " + (log_tail(rt.log, 3) or "(no message)")
+    quiet(rt.argv("delete", "-f", cid))
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def pct(xs, p):
+    if not xs:
+        return None
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def fmt(x, unit=""):
+    return "n/a" if x is None else f"{x:.2f}{unit}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=50)
+    ap.add_argument("--rss-samples", type=int, default=5)
+    ap.add_argument("--runtime", nargs=4, action="append", default=[],
+                    metavar=("NAME", "BIN", "ROOT", "BUNDLE"))
+    ap.add_argument("--wrap", action="append", default=[],
+                    help="runtime whose invocations need the cgroup2 tmpfs wrapper")
+    ap.add_argument("--absent", action="append", default=[])
+    a = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
+
+    tag = f"b{os.getpid()}"
+    runtimes = [Runtime(n, b, r, d, n in a.wrap) for n, b, r, d in a.runtime]
+    absent = {n: "binary not found" for n in a.absent}
+
+    # Probe: one `run` each; a runtime that cannot run the bundle is left out.
+    active = []
+    for rt in runtimes:
+        cid = f"{tag}-{rt.name}-probe"
+        why = probe(rt, cid)
+        if why is None:
+            active.append(rt)
+        else:
+            quiet(rt.argv("delete", "-f", cid))
+            absent[rt.name] = why
+    for name, why in absent.items():
+        print(f"bench: {name.upper()} LEFT OUT: {why}", file=sys.stderr)
+    if not active:
+        print("bench: no runtime could run the bundle; nothing to measure")
+        return 0
+
+    wrap_needed = any(rt.wrapped for rt in active)
+    wrapper_log = os.path.join(os.path.dirname(active[0].root), "wrapper.log")
+    baseline = {"/bin/true": [], "wrapper": []}
+
+    # Scenario 1: run.
+    run_ns = {rt.name: [] for rt in active}
+    print(f"bench: scenario 1/2: `run` x {a.rounds} rounds ({', '.join(r.name for r in active)})",
+          file=sys.stderr)
+    for i in range(a.rounds):
+        for rt in active:
+            cid = f"{tag}-{rt.name}-run-{i}"
+            t, rc = timed(rt.argv("run", "-b", rt.bundle, cid), rt.log)
+            if rc == 0:
+                run_ns[rt.name].append(t)
+            else:
+                fail(rt, "run", cid)
+        t, _ = timed(["/bin/true"], wrapper_log)
+        baseline["/bin/true"].append(t)
+        if wrap_needed:
+            t, rc = timed(WRAP_PREFIX + ["/bin/true"], wrapper_log)
+            if rc == 0:
+                baseline["wrapper"].append(t)
+
+    # Scenario 2: create + start, then delete once the container has stopped.
+    cs_ns = {rt.name: [] for rt in active}
+    create_ns = {rt.name: [] for rt in active}
+    start_ns = {rt.name: [] for rt in active}
+    del_ns = {rt.name: [] for rt in active}
+    print(f"bench: scenario 2/2: create+start / delete x {a.rounds} rounds", file=sys.stderr)
+    for i in range(a.rounds):
+        for rt in active:
+            cid = f"{tag}-{rt.name}-csd-{i}"
+            tc, rc = timed(rt.argv("create", "-b", rt.bundle, cid), rt.log)
+            if rc != 0:
+                fail(rt, "create", cid)
+                continue
+            ts, rc = timed(rt.argv("start", cid), rt.log)
+            if rc != 0:
+                fail(rt, "start", cid)
+                continue
+            if not wait_stopped(rt, cid):
+                fail(rt, "wait for stopped", cid)
+                continue
+            td, rc = timed(rt.argv("delete", cid), rt.log)
+            if rc != 0:
+                fail(rt, "delete", cid)
+                continue
+            create_ns[rt.name].append(tc)
+            start_ns[rt.name].append(ts)
+            cs_ns[rt.name].append(tc + ts)
+            del_ns[rt.name].append(td)
+
+    # Peak RSS of `run` (GNU time's %M, KiB: the largest process it reaped).
+    rss = {rt.name: [] for rt in active}
+    time_bin = "/usr/bin/time"
+    if os.access(time_bin, os.X_OK):
+        for i in range(a.rss_samples):
+            for rt in active:
+                cid = f"{tag}-{rt.name}-rss-{i}"
+                out = os.path.join(os.path.dirname(rt.root), f"rss-{i}")
+                argv = rt.argv("run", "-b", rt.bundle, cid,
+                               prefix=(time_bin, "-o", out, "-f", "%M"))
+                _, rc = timed(argv, rt.log)
+                try:
+                    with open(out) as f:
+                        kib = int(f.read().split()[-1])
+                except (OSError, ValueError, IndexError):
+                    kib = None
+                if rc == 0 and kib is not None:
+                    rss[rt.name].append(kib)
+                else:
+                    fail(rt, "run (rss)", cid)
+    else:
+        print("bench: /usr/bin/time missing: no RSS numbers", file=sys.stderr)
+
+    # Leftovers (should be none).
+    for rt in active:
+        for entry in os.listdir(rt.root):
+            quiet(rt.argv("delete", "-f", entry))
+
+    # ---- report ----
+    wrap_med = med(baseline["wrapper"]) if wrap_needed else None
+    true_med = med(baseline["/bin/true"])
+
+    def rows(samples_by_rt, n_wrappers):
+        out = []
+        for rt in active:
+            xs = [ms(x) for x in samples_by_rt[rt.name]]
+            out.append((rt.name + (" (raw)" if rt.wrapped else ""), xs, None))
+            if rt.wrapped and wrap_med is not None and xs:
+                adj = [x - n_wrappers * ms(wrap_med) for x in xs]
+                out.append((rt.name + " (-wrapper)", adj, None))
+        return out
+
+    def table(title, samples_by_rt, n_wrappers):
+        print(f"\n{title}")
+        print(f"  {'runtime':<18}{'median':>10}{'min':>10}{'p90':>10}{'n':>6}")
+        meds = {}
+        for label, xs, _ in rows(samples_by_rt, n_wrappers):
+            meds[label] = med(xs)
+            print(f"  {label:<18}{fmt(med(xs)):>10}{fmt(min(xs) if xs else None):>10}"
+                  f"{fmt(pct(xs, 90)):>10}{len(xs):>6}")
+        return meds
+
+    def ratios(meds):
+        h = meds.get("hull")
+        parts = []
+        for label, m in meds.items():
+            if label == "hull":
+                continue
+            r = f"{h / m:.2f}" if (h is not None and m) else "n/a"
+            parts.append(f"hull/{label} = {r}")
+        if parts:
+            print("  ratios (median): " + ", ".join(parts))
+
+    print()
+    print("=" * 64)
+    print(f"hull startup benchmark: {a.rounds} interleaved rounds, times in ms (wall)")
+    print(f"runtimes: " + ", ".join(f"{rt.name} ({rt.binary})" for rt in active))
+    if absent:
+        print("left out: " + "; ".join(f"{n}: {w.splitlines()[0]}" for n, w in absent.items()))
+    print(f"baseline: spawning /bin/true from the harness: {fmt(ms(true_med))} ms")
+    if wrap_needed:
+        print(f"crun wrapper (unshare -m + tmpfs mount) around /bin/true: "
+              f"{fmt(ms(wrap_med) if wrap_med else None)} ms median")
+    print("=" * 64)
+
+    ratios(table("run -b BUNDLE ID  (container runs /bin/true)", run_ns, 1))
+    ratios(table("create + start  (two invocations, summed)", cs_ns, 2))
+    table("  of which create", create_ns, 1)
+    table("  of which start", start_ns, 1)
+    ratios(table("delete  (after the container stopped)", del_ns, 1))
+
+    print("\npeak RSS of `run` (GNU time %M, the largest process reaped, MiB)")
+    print(f"  {'runtime':<18}{'median':>10}{'max':>10}{'n':>6}")
+    for rt in active:
+        xs = [k / 1024 for k in rss[rt.name]]
+        print(f"  {rt.name:<18}{fmt(med(xs)):>10}{fmt(max(xs) if xs else None):>10}{len(xs):>6}")
+
+    failed = [rt for rt in active if rt.failures]
+    if failed:
+        print("\nfailures during measurement (samples left out):")
+        for rt in failed:
+            print(f"  {rt.name}: {rt.failures}; last: {rt.last_error.splitlines()[0] if rt.last_error else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

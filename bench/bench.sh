@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Startup benchmark: hull side by side with runc and crun.
+#
+#   bench/bench.sh            (BENCH_ROUNDS=50 BENCH_RSS_SAMPLES=5 by default)
+#
+# Builds hull in release mode, makes one busybox bundle running /bin/true and
+# gives each runtime its own copy of it and its own --root in a temporary
+# directory. bench/bench.py then times, interleaved round by round:
+#   1. `RUNTIME --root R run -b B ID`
+#   2. `create` + `start` (summed) and `delete` as separate invocations
+# and measures peak RSS of `run` with /usr/bin/time. Reports medians in ms
+# and hull's ratios to the others. A runtime that is missing or fails is
+# reported and left out; the script exits 0.
+#
+# On a hybrid cgroup host (v1 controllers plus cgroup2 at
+# /sys/fs/cgroup/unified), crun 1.8 refuses to run. Its invocations then run
+# as `unshare -m sh -c 'mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec crun ...'`:
+# the tmpfs is mounted in a private mount namespace only, the host's mounts
+# are not touched. The cost of that wrapper is timed too (around /bin/true) and
+# crun is reported both raw and with the wrapper cost subtracted.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROUNDS=${BENCH_ROUNDS:-50}
+RSS_SAMPLES=${BENCH_RSS_SAMPLES:-5}
+
+say() { echo "bench: $*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+    say "must run as root (containers need it); nothing measured"
+    exit 0
+fi
+
+# --- tools -----------------------------------------------------------------
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+missing=()
+for p in runc crun hyperfine time busybox-static python3 util-linux; do
+    is_installed "$p" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null ||
+        say "warning: could not install all of: ${missing[*]}"
+fi
+
+# --- hull (release) ----------------------------------------------------------
+[[ -d $HOME/.cargo/bin ]] && PATH=$HOME/.cargo/bin:$PATH
+HULL_BIN=${HULL_BENCH_BIN:-$REPO/target/release/hull}
+if [[ -z ${HULL_BENCH_BIN:-} ]]; then
+    if command -v cargo >/dev/null; then
+        say "building hull (cargo build --release)"
+        if ! (cd "$REPO" && cargo build --release --quiet); then
+            say "HULL RELEASE BUILD FAILED: hull is left out of the benchmark"
+            HULL_BIN=
+        fi
+    else
+        say "cargo not found: using an existing $HULL_BIN if there is one"
+    fi
+fi
+
+# --- bundles -----------------------------------------------------------------
+TMP=$(mktemp -d /tmp/hull-bench.XXXXXX)
+cleanup() {
+    # bench.py deletes its containers; this is the safety net.
+    for rt in hull runc crun; do
+        [[ -d $TMP/$rt/root ]] || continue
+        bin=$(cat "$TMP/$rt/bin" 2>/dev/null) || continue
+        for id in $(ls "$TMP/$rt/root" 2>/dev/null); do
+            "$bin" --root "$TMP/$rt/root" delete -f "$id" >/dev/null 2>&1 || true
+        done
+    done
+    rm -rf --one-file-system "$TMP"
+}
+trap cleanup EXIT
+
+# The bundle's config comes from `runc spec` (a plain OCI config with the
+# default namespaces); hull's own `spec` is not needed for this.
+if ! "$REPO/scripts/mkbundle.sh" "$TMP/bundle" --runtime runc -- /bin/true 2>"$TMP/mkbundle.log"; then
+    say "could not make the bundle:"; cat "$TMP/mkbundle.log" >&2
+    exit 0
+fi
+
+args=(--rounds "$ROUNDS" --rss-samples "$RSS_SAMPLES")
+for rt in hull runc crun; do
+    case $rt in
+        hull) bin=$HULL_BIN ;;
+        *) bin=$(command -v "$rt" || true) ;;
+    esac
+    if [[ -z $bin || ! -x $bin ]]; then
+        say "$rt: binary ${bin:-(none)} not found: left out"
+        args+=(--absent "$rt")
+        continue
+    fi
+    mkdir -p "$TMP/$rt/root"
+    cp -a "$TMP/bundle" "$TMP/$rt/bundle"
+    echo "$bin" >"$TMP/$rt/bin"
+    args+=(--runtime "$rt" "$bin" "$TMP/$rt/root" "$TMP/$rt/bundle")
+done
+
+if awk '$5 == "/sys/fs/cgroup/unified" && $0 ~ / - cgroup2 /' /proc/self/mountinfo | grep -q .; then
+    say "hybrid cgroup layout: crun runs under a private tmpfs over /sys/fs/cgroup/unified"
+    args+=(--wrap crun)
+fi
+
+python3 "$REPO/bench/bench.py" "${args[@]}" || say "bench.py failed (status $?)"
+exit 0
