@@ -60,14 +60,21 @@ if [[ -z ${HULL_BENCH_BIN:-} ]]; then
 fi
 
 # --- bundles -----------------------------------------------------------------
+# Hybrid cgroup layout: v1 controllers plus cgroup2 at /sys/fs/cgroup/unified.
+HYBRID=0
+awk '$5 == "/sys/fs/cgroup/unified" && $0 ~ / - cgroup2 /' /proc/self/mountinfo | grep -q . && HYBRID=1
+WRAP='mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec "$@"'
+
 TMP=$(mktemp -d /tmp/hull-bench.XXXXXX)
 cleanup() {
     # bench.py deletes its containers; this is the safety net.
     for rt in hull runc crun; do
         [[ -d $TMP/$rt/root ]] || continue
         bin=$(cat "$TMP/$rt/bin" 2>/dev/null) || continue
+        pre=()
+        [[ $rt == crun && $HYBRID == 1 ]] && pre=(unshare -m sh -c "$WRAP" sh)
         for id in $(ls "$TMP/$rt/root" 2>/dev/null); do
-            "$bin" --root "$TMP/$rt/root" delete -f "$id" >/dev/null 2>&1 || true
+            "${pre[@]}" "$bin" --root "$TMP/$rt/root" delete -f "$id" >/dev/null 2>&1 || true
         done
     done
     rm -rf --one-file-system "$TMP"
@@ -98,7 +105,7 @@ for rt in hull runc crun; do
     args+=(--runtime "$rt" "$bin" "$TMP/$rt/root" "$TMP/$rt/bundle")
 done
 
-if awk '$5 == "/sys/fs/cgroup/unified" && $0 ~ / - cgroup2 /' /proc/self/mountinfo | grep -q .; then
+if ((HYBRID)); then
     say "hybrid cgroup layout: crun runs under a private tmpfs over /sys/fs/cgroup/unified"
     args+=(--wrap crun)
 fi
