@@ -1,1 +1,14 @@
 //! hull: an OCI-compliant low-level container runtime.
+
+pub mod error;
+
+pub mod cgroups;
+pub mod cli;
+pub mod console;
+pub mod container;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod spec;

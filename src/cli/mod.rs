@@ -1,0 +1,306 @@
+//! The command line, shaped like runc's so engines can call hull in its
+//! place. Thin: parse, call the library, map errors to exit codes and logs.
+
+use crate::container::lifecycle::{self, CreateOptions};
+use crate::container::{self, Container};
+use crate::error::{Error, Result};
+use crate::logging;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hull",
+    version,
+    about = "hull: an OCI container runtime",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Directory for container state.
+    #[arg(long, global = true, default_value = "/run/hull")]
+    root: PathBuf,
+    /// Log file (errors and, with --debug, debug records).
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Emit debug records.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use the systemd cgroup driver (not supported yet: refused when a container is created).
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto.
+    #[arg(id = "global_rootless", long = "rootless", value_parser = ["true", "false", "auto"])]
+    rootless: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CreateArgs {
+    /// Path to the bundle directory.
+    #[arg(short = 'b', long, default_value = ".")]
+    bundle: PathBuf,
+    /// File to write the container init's pid to.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when process.terminal is set.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Do not create a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Pass this many extra descriptors (from fd 3) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// Container id.
+    id: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a container; its process waits for `start`.
+    Create(CreateArgs),
+    /// Start a created container.
+    Start { id: String },
+    /// Create, start and wait for a container.
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Do not wait for the container.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Keep the stopped container (do not delete it).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print the state of a container as JSON.
+    State { id: String },
+    /// Send a signal to a container (default SIGTERM).
+    Kill {
+        /// Signal every process in the container's cgroup.
+        #[arg(short = 'a', long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container and everything it holds.
+    Delete {
+        /// Kill the container first if it is running.
+        #[arg(short = 'f', long)]
+        force: bool,
+        id: String,
+    },
+    /// List containers.
+    List {
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Print only ids.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Write a default config.json.
+    Spec {
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// A config for unprivileged users (user namespace, no network namespace).
+        #[arg(id = "spec_rootless", long = "rootless")]
+        rootless: bool,
+    },
+}
+
+/// Entry point: returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let format = if cli.log_format == "json" {
+        logging::Format::Json
+    } else {
+        logging::Format::Text
+    };
+    logging::init(cli.log.as_deref(), format, cli.debug);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = e.to_string();
+            logging::log("error", &msg);
+            eprintln!("hull: {msg}");
+            1
+        }
+    }
+}
+
+fn create_options(root: PathBuf, a: CreateArgs) -> CreateOptions {
+    CreateOptions {
+        root,
+        id: a.id,
+        bundle: a.bundle,
+        pid_file: a.pid_file,
+        console_socket: a.console_socket,
+        console_fd: None,
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds as i32,
+        foreground: false,
+    }
+}
+
+fn refuse_systemd(cli_flag: bool) -> Result<()> {
+    if cli_flag {
+        return Err(Error::msg(
+            "--systemd-cgroup: the systemd cgroup driver is not supported yet (this host has no systemd); use the cgroupfs driver",
+        ));
+    }
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let root = cli.root;
+    match cli.command {
+        Command::Create(a) => {
+            refuse_systemd(cli.systemd_cgroup)?;
+            logging::debug(format!(
+                "create {} from bundle {}",
+                a.id,
+                a.bundle.display()
+            ));
+            lifecycle::create(create_options(root, a))?;
+            Ok(0)
+        }
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => {
+            refuse_systemd(cli.systemd_cgroup)?;
+            lifecycle::run(create_options(root, create), detach, keep)
+        }
+        Command::Start { id } => lifecycle::start(&root, &id).map(|_| 0),
+        Command::State { id } => {
+            let c = Container::load(&root, &id)?;
+            let text = serde_json::to_string_pretty(&c.public_state())
+                .map_err(|e| Error::msg(e.to_string()))?;
+            println!("{text}");
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = crate::process::signals::parse(&signal)?;
+            lifecycle::kill(&root, &id, sig, all).map(|_| 0)
+        }
+        Command::Delete { force, id } => lifecycle::delete(&root, &id, force).map(|_| 0),
+        Command::List { format, quiet } => list(&root, &format, quiet).map(|_| 0),
+        Command::Spec { bundle, rootless } => spec(&bundle, rootless).map(|_| 0),
+    }
+}
+
+fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
+    let ids = container::list_ids(root)?;
+    let containers: Vec<Container> = ids
+        .iter()
+        .filter_map(|id| Container::load(root, id).ok())
+        .collect();
+    if quiet {
+        for c in &containers {
+            println!("{}", c.state.id);
+        }
+        return Ok(());
+    }
+    let states: Vec<_> = containers.iter().map(|c| c.public_state()).collect();
+    if format == "json" {
+        let text = serde_json::to_string(&states).map_err(|e| Error::msg(e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let mut rows = vec![
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for s in &states {
+        rows.push(vec![
+            s.id.to_string(),
+            s.pid.to_string(),
+            s.status.to_string(),
+            s.bundle.display().to_string(),
+            s.created.to_string(),
+            s.owner.clone(),
+        ]);
+    }
+    print!("{}", table(&rows));
+    Ok(())
+}
+
+/// Left-aligned columns, at least 12 wide with 3 spaces of padding.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, |r| r.len());
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == cols {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}", w = widths[c]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
+    let path = bundle.join(crate::spec::CONFIG);
+    let text = serde_json::to_string_pretty(&crate::spec::default_config(rootless))
+        .map_err(|e| Error::msg(e.to_string()))?;
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::msg(format!(
+                    "{}: file already exists; remove it first",
+                    path.display()
+                ))
+            } else {
+                Error::msg(format!("{}: {e}", path.display()))
+            }
+        })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .map_err(|e| Error::msg(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn table_columns_are_padded() {
+        let rows = vec![
+            vec!["ID".to_string(), "PID".to_string()],
+            vec!["a".to_string(), "1".to_string()],
+        ];
+        assert_eq!(table(&rows), format!("{:<12}PID\n{:<12}1\n", "ID", "a"));
+    }
+}

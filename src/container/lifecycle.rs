@@ -1,0 +1,336 @@
+//! The operations of runtime.md on the state dir: create, start, kill,
+//! delete, plus `run` built from them.
+
+use super::{Container, START_SOCKET, State, Status, validate_id, write_state};
+use crate::cgroups;
+use crate::error::{Context, Error, Result};
+use crate::process::{self, LaunchOptions};
+use crate::spec::Bundle;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub struct CreateOptions {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    /// An already connected console socket (used by `run` for its own terminal).
+    pub console_fd: Option<OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+    /// `run` without --detach: the caller keeps watching the container.
+    pub foreground: bool,
+}
+
+/// Descriptors passed by socket activation (LISTEN_FDS meant for this process).
+fn listen_fds() -> i32 {
+    let n = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .unwrap_or(0);
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_none_or(|p| p == std::process::id());
+    if n > 0 && for_us { n } else { 0 }
+}
+
+fn connect_console(path: &Path) -> Result<OwnedFd> {
+    let s = std::os::unix::net::UnixStream::connect(path)
+        .ctx(|| format!("--console-socket: connect {}", path.display()))?;
+    Ok(OwnedFd::from(s))
+}
+
+/// `create`: a container whose init waits for `start`. Returns the init pid.
+/// On failure nothing is left behind: no state dir, cgroup or process.
+pub fn create(mut o: CreateOptions) -> Result<i32> {
+    validate_id(&o.id)?;
+    let bundle = Bundle::load(&o.bundle)?;
+    let process = bundle.spec.process().as_ref().expect("validated");
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && o.console_socket.is_none() && o.console_fd.is_none() {
+        return Err(Error::msg(
+            "process.terminal is true: a terminal needs --console-socket when hull does not stay attached (or set terminal to false)",
+        ));
+    }
+    if !terminal && o.console_socket.is_some() {
+        return Err(Error::msg(
+            "--console-socket was given but process.terminal is false: there is no terminal to send",
+        ));
+    }
+    if let Some(path) = &o.console_socket {
+        o.console_fd = Some(connect_console(path)?);
+    }
+    let cgroup_path = cgroups::resolve_path(
+        bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().as_deref()),
+        &o.id,
+    )?;
+    let (dir, lock) = Container::create(&o.root, &o.id)?;
+    let cgroup = cgroups::manager(&cgroup_path);
+    let cgroup_existed = cgroup.exists();
+    let result = (|| -> Result<Container> {
+        cgroup.create()?;
+        if let Some(r) = bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+        {
+            cgroup.apply(r)?;
+        }
+        let listen = listen_fds();
+        let own_pid_ns = bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| {
+                ns.iter().any(|n| {
+                    n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+                })
+            });
+        let launched = process::launch(&LaunchOptions {
+            id: &o.id,
+            bundle: &bundle,
+            state_dir: &dir,
+            cgroup_path: &cgroup_path,
+            cgroup: cgroup.as_ref(),
+            console: o.console_fd.take(),
+            no_pivot: o.no_pivot,
+            no_new_keyring: o.no_new_keyring,
+            inherited_fds: listen + o.preserve_fds,
+            listen_fds: listen,
+        })?;
+        let state = State {
+            oci_version: bundle.spec.version().clone(),
+            id: o.id.clone(),
+            status: Status::Created,
+            pid: launched.pid,
+            pid_start_time: super::process_start_time(launched.pid).unwrap_or(0),
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::logging::rfc3339_now(true),
+            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+            cgroup_path: cgroup_path.clone(),
+            own_pid_ns,
+        };
+        let container = Container::from_parts(dir.clone(), state, lock);
+        // The init must be killed if anything below fails.
+        let finish = || -> Result<()> {
+            write_state(&dir, &container.state)?;
+            if let Some(p) = &o.pid_file {
+                write_pid_file(p, launched.pid)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = finish() {
+            let _ = process::signals::send(launched.pid, libc::SIGKILL);
+            return Err(e);
+        }
+        Ok(container)
+    })();
+    match result {
+        Ok(c) => Ok(c.state.pid),
+        Err(e) => {
+            if !cgroup_existed && let Err(ce) = cgroup.destroy() {
+                crate::logging::warn(format!("clean-up: {ce}"));
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
+}
+
+/// Writes the pid file atomically: a temp file beside it, then rename.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = std::path::absolute(path).ctx(|| format!("--pid-file {}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("--pid-file: write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).ctx(|| format!("--pid-file: rename to {}", path.display()))
+}
+
+/// `start`: releases the waiting init to exec the user process.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let mut c = Container::load(root, id)?;
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::msg(format!(
+                "cannot start container \"{id}\": it has stopped"
+            )));
+        }
+        s => {
+            return Err(Error::msg(format!(
+                "cannot start container \"{id}\": it is {s}, not created"
+            )));
+        }
+    }
+    let dir = std::fs::File::open(&c.dir).ctx(|| format!("open {}", c.dir.display()))?;
+    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dir.as_raw_fd());
+    let mut conn = std::os::unix::net::UnixStream::connect(&path).ctx(|| {
+        format!(
+            "start: connect to the container init ({})",
+            c.dir.join(START_SOCKET).display()
+        )
+    })?;
+    let mut reply = String::new();
+    let _ = conn.read_to_string(&mut reply);
+    let _ = std::fs::remove_file(c.dir.join(START_SOCKET));
+    if !reply.is_empty() {
+        c.state.status = Status::Stopped;
+        let _ = c.save();
+        return Err(Error::msg(format!("start: {reply}")));
+    }
+    c.state.status = Status::Running;
+    c.save()
+}
+
+/// `kill`: a signal to the init, or with `all` to every process in the cgroup.
+pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
+    let c = Container::load(root, id)?;
+    if c.status() == Status::Stopped {
+        if all {
+            // Leftover processes of a container without its own pid namespace.
+            for pid in cgroups::manager(&c.state.cgroup_path).pids()? {
+                let _ = process::signals::send(pid, sig);
+            }
+            return Ok(());
+        }
+        return Err(Error::msg("container not running"));
+    }
+    if all {
+        for pid in cgroups::manager(&c.state.cgroup_path).pids()? {
+            let _ = process::signals::send(pid, sig);
+        }
+        return Ok(());
+    }
+    process::signals::send(c.state.pid, sig)
+        .ctx(|| format!("kill: signal {sig} to pid {}", c.state.pid))
+}
+
+/// Waits for a (not necessarily child) process to exit, via a pidfd.
+pub fn wait_exit(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
+    if !super::process_matches(pid, start_time) {
+        return true;
+    }
+    // SAFETY: pidfd_open with plain integers; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return true;
+    }
+    // SAFETY: fd is a fresh pidfd we own.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    // Re-check: the pid may have been reused between the first check and pidfd_open.
+    if !super::process_matches(pid, start_time) {
+        return true;
+    }
+    let mut pfd = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(&fd),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    matches!(nix::poll::poll(&mut pfd, nix::poll::PollTimeout::try_from(timeout_ms).unwrap_or(nix::poll::PollTimeout::MAX)), Ok(n) if n > 0)
+}
+
+/// `delete`: removes a stopped container; a created one is killed first;
+/// a running one only with `force`.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let c = match Container::load(root, id) {
+        Ok(c) => c,
+        Err(Error::NotFound(_)) if force => {
+            // A create that died before writing its state leaves a bare dir.
+            if validate_id(id).is_ok() {
+                let _ = std::fs::remove_dir_all(root.join(id));
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    match c.status() {
+        Status::Stopped => {}
+        Status::Running if !force => {
+            return Err(Error::msg(format!(
+                "cannot delete container \"{id}\" that is not stopped: running (use --force)"
+            )));
+        }
+        _ => {
+            let _ = process::signals::send(c.state.pid, libc::SIGKILL);
+            if !wait_exit(c.state.pid, c.state.pid_start_time, 10_000) {
+                return Err(Error::msg(format!(
+                    "delete: container init {} did not die after SIGKILL",
+                    c.state.pid
+                )));
+            }
+        }
+    }
+    destroy(&c)
+}
+
+/// Removes the cgroup (killing anything left in it) and the state dir.
+pub fn destroy(c: &Container) -> Result<()> {
+    cgroups::manager(&c.state.cgroup_path).destroy()?;
+    c.remove_dir()
+}
+
+/// `run`: create + start, then (unless detached) wait for the container,
+/// forwarding signals, and delete it unless `keep`. Returns the exit code.
+pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+    use crate::process::supervise;
+    let root = o.root.clone();
+    let id = o.id.clone();
+    let mut own_terminal = None;
+    if !detach {
+        supervise::become_subreaper()?;
+        supervise::block_signals()?;
+        o.foreground = true;
+        let wants_tty = Bundle::load(&o.bundle)
+            .ok()
+            .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+            .unwrap_or(false);
+        if wants_tty && o.console_socket.is_none() {
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+            let (ours, theirs) = socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .ctx(|| "console socketpair".into())?;
+            o.console_fd = Some(theirs);
+            own_terminal = Some(ours);
+        }
+    }
+    let pid = create(o)?;
+    let master = match own_terminal {
+        Some(sock) => match crate::console::recv_fd(sock.as_raw_fd()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                let _ = delete(&root, &id, true);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    if let Err(e) = start(&root, &id) {
+        let _ = delete(&root, &id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = supervise::supervise(pid, master)?;
+    if !keep {
+        delete(&root, &id, true)?;
+    }
+    Ok(code)
+}

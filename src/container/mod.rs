@@ -1,0 +1,302 @@
+//! The state dir `root/<id>`: its layout, `state.json`, the lock that makes
+//! concurrent commands on one id safe, and status derivation.
+
+use crate::error::{Context, Error, Result};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+/// The unix socket the waiting init listens on; `start` connects to it.
+pub const START_SOCKET: &str = "start.sock";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// What hull records about a container between invocations.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub oci_version: String,
+    pub id: String,
+    /// The status when last written; the live status is derived by `status()`.
+    pub status: Status,
+    pub pid: i32,
+    /// Start time of the init (field 22 of /proc/pid/stat), to detect pid reuse.
+    pub pid_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// The cgroup path (relative to each hierarchy root) the container lives in.
+    pub cgroup_path: String,
+    /// True when the container has its own pid namespace (then killing init kills all).
+    pub own_pid_ns: bool,
+}
+
+/// The OCI state plus runc's extra fields, as `state` and `list` print it.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicState<'a> {
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: String,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: &'a HashMap<String, String>,
+}
+
+/// Rejects ids that could escape the state root or confuse tools.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "invalid container id {id:?}: use letters, digits, '_', '-', '.', '+' (not \".\" or \"..\")"
+        )))
+    }
+}
+
+/// A container's state dir, held locked for the life of this value.
+pub struct Container {
+    pub dir: PathBuf,
+    pub state: State,
+    _lock: Flock<File>,
+}
+
+fn lock_dir(dir: &Path) -> Result<Flock<File>> {
+    let f = File::open(dir).ctx(|| format!("open state dir {}", dir.display()))?;
+    Flock::lock(f, FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .ctx(|| format!("lock state dir {}", dir.display()))
+}
+
+/// Makes the state root (mode 0700) if needed.
+pub fn ensure_root(root: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .ctx(|| format!("create state root {}", root.display()))
+}
+
+impl Container {
+    /// Creates and locks a fresh state dir; fails if the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
+        validate_id(id)?;
+        ensure_root(root)?;
+        let dir = root.join(id);
+        match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::msg(format!("container \"{id}\" already exists")));
+            }
+            Err(e) => return Err(e).ctx(|| format!("create state dir {}", dir.display())),
+        }
+        let lock = lock_dir(&dir)?;
+        Ok((dir, lock))
+    }
+
+    /// Opens and locks an existing container.
+    pub fn load(root: &Path, id: &str) -> Result<Container> {
+        validate_id(id)?;
+        let dir = root.join(id);
+        let lock = match lock_dir(&dir) {
+            Ok(l) => l,
+            Err(Error::Sys {
+                errno: nix::errno::Errno::ENOENT,
+                ..
+            }) => return Err(Error::NotFound(id.to_string())),
+            Err(e) => return Err(e),
+        };
+        let path = dir.join(STATE_FILE);
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A create that died before writing state: nothing usable here.
+                return Err(Error::NotFound(id.to_string()));
+            }
+            Err(e) => return Err(e).ctx(|| format!("read {}", path.display())),
+        };
+        let state: State = serde_json::from_slice(&text)
+            .map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))?;
+        Ok(Container {
+            dir,
+            state,
+            _lock: lock,
+        })
+    }
+
+    pub fn from_parts(dir: PathBuf, state: State, lock: Flock<File>) -> Container {
+        Container {
+            dir,
+            state,
+            _lock: lock,
+        }
+    }
+
+    /// Writes state.json atomically (temp file + rename).
+    pub fn save(&self) -> Result<()> {
+        write_state(&self.dir, &self.state)
+    }
+
+    /// The live status: the init must still be the same process.
+    pub fn status(&self) -> Status {
+        if self.state.pid <= 0 || !process_matches(self.state.pid, self.state.pid_start_time) {
+            return Status::Stopped;
+        }
+        if self.state.status == Status::Created && !self.dir.join(START_SOCKET).exists() {
+            return Status::Running;
+        }
+        match self.state.status {
+            Status::Creating | Status::Created => Status::Created,
+            s => s,
+        }
+    }
+
+    /// Is the init still alive (not yet reaped and not a zombie)?
+    pub fn init_alive(&self) -> bool {
+        self.status() != Status::Stopped
+    }
+
+    pub fn public_state(&self) -> PublicState<'_> {
+        let status = self.status();
+        PublicState {
+            oci_version: &self.state.oci_version,
+            id: &self.state.id,
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.state.pid
+            },
+            status,
+            bundle: &self.state.bundle,
+            rootfs: &self.state.rootfs,
+            created: &self.state.created,
+            owner: owner_of(&self.dir),
+            annotations: &self.state.annotations,
+        }
+    }
+
+    /// Removes the state dir and everything in it.
+    pub fn remove_dir(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).ctx(|| format!("remove {}", self.dir.display())),
+        }
+    }
+}
+
+pub fn write_state(dir: &Path, state: &State) -> Result<()> {
+    let tmp = dir.join(".state.json.tmp");
+    let text = serde_json::to_vec(state).map_err(|e| Error::msg(format!("encode state: {e}")))?;
+    std::fs::write(&tmp, text).ctx(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, dir.join(STATE_FILE)).ctx(|| format!("rename {}", tmp.display()))
+}
+
+/// Reads the start time (in clock ticks since boot) of a live, non-zombie process.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parens: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // rest starts at field 3 (state); starttime is field 22.
+    fields.nth(18)?.parse().ok()
+}
+
+pub fn process_matches(pid: i32, start_time: u64) -> bool {
+    process_start_time(pid) == Some(start_time)
+}
+
+/// The user name owning a path, as `list` shows it.
+fn owner_of(dir: &Path) -> String {
+    let uid = match std::fs::metadata(dir) {
+        Ok(m) => m.uid(),
+        Err(_) => return String::new(),
+    };
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("#{uid}"))
+}
+
+/// Ids of all containers under the root, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+        Err(e) => return Err(e).ctx(|| format!("read {}", root.display())),
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false)
+            && let Some(name) = entry.file_name().to_str()
+        {
+            ids.push(name.to_string());
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_escape_are_rejected() {
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "x\n"] {
+            assert!(validate_id(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["a", "abc-123", "x.y", "A_b+c"] {
+            validate_id(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn own_start_time_is_read() {
+        let me = std::process::id() as i32;
+        assert!(process_start_time(me).is_some());
+        assert!(process_start_time(i32::MAX).is_none());
+    }
+}
+
+pub mod lifecycle;

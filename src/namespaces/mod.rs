@@ -1,0 +1,142 @@
+//! Namespaces: kinds and clone flags, joining by path, user namespace id
+//! maps (written by the parent), time namespace offsets and moving network
+//! devices into the container's network namespace.
+
+mod netdev;
+
+pub use netdev::move_net_devices;
+
+use crate::error::{Context, Error, Result};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+/// The namespace plan of a container: which are new and which are joined.
+#[derive(Clone)]
+pub struct Plan {
+    /// Namespaces to create (as clone flags).
+    pub new: CloneFlags,
+    /// Namespaces to join, in the order to join them (user first).
+    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+}
+
+impl Plan {
+    pub fn from_spec(namespaces: &[LinuxNamespace]) -> Plan {
+        let mut plan = Plan {
+            new: CloneFlags::empty(),
+            join: Vec::new(),
+        };
+        for ns in namespaces {
+            match ns.path() {
+                Some(p) => plan.join.push((ns.typ(), p.clone())),
+                None => plan.new |= clone_flag(ns.typ()),
+            }
+        }
+        // Joining the user namespace first gives the rights to join the rest;
+        // the mount namespace last keeps the other paths resolvable.
+        plan.join.sort_by_key(|(t, _)| match t {
+            LinuxNamespaceType::User => 0,
+            LinuxNamespaceType::Mount => 2,
+            _ => 1,
+        });
+        plan
+    }
+
+    pub fn creates(&self, t: LinuxNamespaceType) -> bool {
+        self.new.contains(clone_flag(t))
+    }
+
+    pub fn joins(&self, t: LinuxNamespaceType) -> bool {
+        self.join.iter().any(|(k, _)| *k == t)
+    }
+}
+
+/// Opens every namespace file to join, up front (before any setns changes
+/// what the paths mean).
+pub fn open_join_fds(plan: &Plan) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
+    plan.join
+        .iter()
+        .map(|(t, p)| {
+            let fd = nix::fcntl::open(
+                p.as_path(),
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| format!("linux.namespaces: open {} namespace {}", t, p.display()))?;
+            Ok((*t, fd))
+        })
+        .collect()
+}
+
+pub fn join(fds: &[(LinuxNamespaceType, OwnedFd)]) -> Result<()> {
+    for (t, fd) in fds {
+        nix::sched::setns(fd.as_fd(), clone_flag(*t))
+            .ctx(|| format!("linux.namespaces: join {t} namespace (setns)"))?;
+    }
+    Ok(())
+}
+
+fn format_map(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Writes uid_map/gid_map of a process in a new user namespace. The parent
+/// writes them: a process cannot map ids for itself beyond its own.
+pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+    let base = PathBuf::from(format!("/proc/{pid}"));
+    std::fs::write(base.join("uid_map"), format_map(uid))
+        .ctx(|| format!("linux.uidMappings: write /proc/{pid}/uid_map"))?;
+    std::fs::write(base.join("gid_map"), format_map(gid))
+        .ctx(|| format!("linux.gidMappings: write /proc/{pid}/gid_map"))?;
+    Ok(())
+}
+
+/// Writes the time namespace offsets for the calling process's new
+/// (not yet entered) time namespace.
+pub fn write_time_offsets(
+    offsets: &HashMap<String, oci_spec::runtime::LinuxTimeOffset>,
+) -> Result<()> {
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    std::fs::write("/proc/self/timens_offsets", text)
+        .ctx(|| "linux.timeOffsets: write /proc/self/timens_offsets".into())
+}
+
+/// The inode of a namespace of a process, for tests and checks.
+pub fn ns_inode(pid: &str, kind: &str) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let p = Path::new("/proc").join(pid).join("ns").join(kind);
+    Ok(std::fs::metadata(&p)
+        .ctx(|| format!("stat {}", p.display()))?
+        .ino())
+}
+
+pub fn unknown(t: &str) -> Error {
+    Error::msg(format!("unknown namespace type {t:?}"))
+}

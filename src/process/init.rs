@@ -1,0 +1,277 @@
+//! The child side: stage 1 (join namespaces, create the user and time
+//! namespaces) and the init stage (PID 1 of the container), which sets up
+//! the rootfs and process, waits for `start`, then execs the user process.
+
+use super::attrs;
+use super::sync::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::namespaces::Plan;
+use crate::rootfs;
+use crate::security::{self, capabilities};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::ffi::CString;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub struct InitConfig<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub cgroup_path: &'a str,
+    pub plan: &'a Plan,
+    pub sync_fd: RawFd,
+    pub listen_fd: RawFd,
+    pub console_fd: Option<RawFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub inherited_fds: i32,
+    pub listen_fds: i32,
+}
+
+fn channel(cfg: &InitConfig) -> std::mem::ManuallyDrop<Channel> {
+    // SAFETY: sync_fd stays open for the life of this process; ManuallyDrop
+    // keeps this borrowed view from closing it.
+    std::mem::ManuallyDrop::new(Channel::from_fd(unsafe {
+        OwnedFd::from_raw_fd(cfg.sync_fd)
+    }))
+}
+
+fn die(cfg: &InitConfig, stage: &str, e: Error) -> ! {
+    let _ = channel(cfg).send(&Msg::Error {
+        msg: format!("{stage}: {e}"),
+    });
+    // SAFETY: _exit skips atexit handlers and destructors of the copied parent state.
+    unsafe { libc::_exit(1) }
+}
+
+/// Stage 1: joins namespaces by path, creates the user namespace (the
+/// parent writes its id maps) and the time namespace (with offsets), then
+/// clones the init into the remaining new namespaces.
+pub fn stage1(
+    cfg: &InitConfig,
+    join_fds: &[(LinuxNamespaceType, OwnedFd)],
+    _flags: CloneFlags,
+    clone_init: impl FnOnce(&InitConfig) -> Result<i32>,
+) -> ! {
+    let run = || -> Result<i32> {
+        crate::namespaces::join(join_fds)?;
+        let chan = channel(cfg);
+        if cfg.plan.creates(LinuxNamespaceType::User) {
+            nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+                .ctx(|| "unshare user namespace".into())?;
+            chan.send(&Msg::MapIds {
+                pid: nix::unistd::getpid().as_raw(),
+            })?;
+            chan.expect(Msg::MapsDone)?;
+            become_root_in_userns()?;
+        }
+        if cfg.plan.creates(LinuxNamespaceType::Time) {
+            nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+                .ctx(|| "unshare time namespace".into())?;
+            if let Some(offsets) = cfg
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.time_offsets().as_ref())
+            {
+                crate::namespaces::write_time_offsets(offsets)?;
+            }
+        }
+        clone_init(cfg)
+    };
+    match run() {
+        Ok(pid) => {
+            let _ = channel(cfg).send(&Msg::InitPid { pid });
+            // SAFETY: see die().
+            unsafe { libc::_exit(0) }
+        }
+        Err(e) => die(cfg, "stage 1", e),
+    }
+}
+
+fn become_root_in_userns() -> Result<()> {
+    let root = nix::unistd::Uid::from_raw(0);
+    let gid = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(gid, gid, gid)
+        .ctx(|| "setresgid 0 in the user namespace (is gid 0 mapped?)".into())?;
+    nix::unistd::setresuid(root, root, root)
+        .ctx(|| "setresuid 0 in the user namespace (is uid 0 mapped?)".into())
+}
+
+/// The init stage: never returns.
+pub fn run(cfg: &InitConfig) -> ! {
+    match setup(cfg) {
+        Ok(never) => match never {},
+        Err(e) => die(cfg, "init", e),
+    }
+}
+
+fn reset_signals() {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal};
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: restoring default dispositions installs no Rust handler.
+            let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+        }
+    }
+}
+
+enum Never {}
+
+fn setup(cfg: &InitConfig) -> Result<Never> {
+    let spec = cfg.spec;
+    let process = spec.process().as_ref().expect("validated");
+    let chan = channel(cfg);
+    reset_signals();
+    chan.expect(Msg::Go)?;
+    let in_userns =
+        cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
+    if cfg.plan.creates(LinuxNamespaceType::Cgroup) {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "unshare cgroup namespace".into())?;
+    }
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    if !cfg.no_new_keyring {
+        join_session_keyring(cfg.id);
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    rootfs::prepare(&rootfs::Setup {
+        spec,
+        rootfs: cfg.rootfs,
+        bundle: cfg.bundle,
+        cgroup_path: cfg.cgroup_path,
+        new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
+        in_userns,
+    })?;
+    rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+    if process.terminal().unwrap_or(false) {
+        let fd = cfg.console_fd.ok_or_else(|| {
+            Error::msg("process.terminal is true but no console socket was given")
+        })?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::console::setup_in_container(fd, size)?;
+        let _ = nix::unistd::close(fd);
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).ctx(|| format!("hostname: sethostname {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        set_domainname(d)?;
+    }
+    rootfs::finalize(spec)?;
+    attrs::set_oom_score_adj(process)?;
+    attrs::set_rlimits(process)?;
+    attrs::set_personality(spec)?;
+    attrs::set_io_priority(process)?;
+    attrs::set_scheduler(process)?;
+    attrs::set_memory_policy(spec)?;
+    if let Some(aff) = process.exec_cpu_affinity() {
+        attrs::set_cpu_affinity(
+            aff.cpu_affinity_final().as_ref(),
+            "process.execCPUAffinity.final",
+            0,
+        )?;
+    }
+    let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
+    capabilities::drop_bounding(caps.bounding)?;
+    capabilities::set_keep_caps(true)?;
+    attrs::set_user(process, in_userns)?;
+    capabilities::set_keep_caps(false)?;
+    capabilities::apply_sets(&caps)?;
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd.as_path()).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if cfg.listen_fds > 0 {
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={}", cfg.listen_fds));
+        env.push("LISTEN_PID=1".into());
+    }
+    let args = process.args().as_deref().expect("validated");
+    let exe = attrs::find_executable(&args[0], &env)?;
+    let argv = to_cstrings(args, "process.args")?;
+    let envp = to_cstrings(&env, "process.env")?;
+    if process.no_new_privileges().unwrap_or(false) {
+        security::set_no_new_privs()?;
+    }
+    chan.send(&Msg::Ready)?;
+    let _ = nix::unistd::close(cfg.sync_fd);
+    // Wait for `start`.
+    // SAFETY: listen_fd is open in this process and owned by nobody else here.
+    let listener = unsafe { OwnedFd::from_raw_fd(cfg.listen_fd) };
+    let conn = loop {
+        match nix::sys::socket::accept4(&listener, nix::sys::socket::SockFlag::SOCK_CLOEXEC) {
+            Ok(fd) => break fd,
+            Err(nix::errno::Errno::EINTR) => continue,
+            // Nobody is left to tell: stop quietly.
+            // SAFETY: see die().
+            Err(_) => unsafe { libc::_exit(1) },
+        }
+    };
+    drop(listener);
+    pass_fds(cfg.inherited_fds);
+    let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
+    let msg = format!("exec {:?}: {err}", exe);
+    let _ = nix::unistd::write(&conn, msg.as_bytes());
+    // SAFETY: see die().
+    unsafe { libc::_exit(127) }
+}
+
+fn to_cstrings(v: &[String], field: &str) -> Result<Vec<CString>> {
+    v.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            CString::new(s.as_str())
+                .map_err(|_| Error::msg(format!("{field}[{i}]: holds a NUL byte")))
+        })
+        .collect()
+}
+
+/// Keeps stdio and the passed descriptors open across exec; marks every
+/// other descriptor close-on-exec so none of hull's leak into the container.
+fn pass_fds(inherited: i32) {
+    for fd in 3..3 + inherited {
+        // SAFETY: clearing FD_CLOEXEC on a descriptor number only changes flags.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            (3 + inherited) as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+}
+
+fn set_domainname(d: &str) -> Result<()> {
+    // SAFETY: pointer and length describe the string's bytes.
+    let r = unsafe { libc::setdomainname(d.as_ptr() as *const libc::c_char, d.len()) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error())
+            .ctx(|| format!("domainname: setdomainname {d:?}"));
+    }
+    Ok(())
+}
+
+/// A fresh session keyring per container, so containers do not share keys.
+fn join_session_keyring(id: &str) {
+    let name = CString::new(format!("_ses.{id}")).unwrap_or_default();
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with a valid NUL-terminated name.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        crate::logging::debug(format!(
+            "join session keyring: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+}

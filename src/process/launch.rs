@@ -1,0 +1,249 @@
+//! The parent side of container creation: the sync channel, the start
+//! socket, cloning the init (directly, or through a first stage that joins
+//! namespaces and creates the user and time namespaces), then placing the
+//! init in its cgroup and waiting until it is ready.
+
+use super::init::{self, InitConfig};
+use super::sync::{Channel, Msg};
+use crate::cgroups::Manager;
+use crate::container::START_SOCKET;
+use crate::error::{Context, Error, Result};
+use crate::namespaces::{self, Plan};
+use crate::spec::Bundle;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub struct LaunchOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    pub state_dir: &'a Path,
+    pub cgroup_path: &'a str,
+    pub cgroup: &'a dyn Manager,
+    /// Connected console socket, when process.terminal is set.
+    pub console: Option<OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// Descriptors 3.. passed to the container (LISTEN_FDS + --preserve-fds).
+    pub inherited_fds: i32,
+    pub listen_fds: i32,
+}
+
+/// Moves a descriptor to a number above the ones passed to the container,
+/// so close_range before exec cannot keep it by accident.
+fn lift_fd(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
+    if fd.as_raw_fd() >= min {
+        return Ok(fd);
+    }
+    let new = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))
+        .ctx(|| "duplicate descriptor".into())?;
+    // SAFETY: fcntl just returned this new descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// Binds and listens on the start socket in the state dir. The path goes
+/// through /proc/self/fd so a long --root cannot exceed sun_path.
+fn start_listener(state_dir: &Path) -> Result<OwnedFd> {
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, listen, socket,
+    };
+    let dir = std::fs::File::open(state_dir).ctx(|| format!("open {}", state_dir.display()))?;
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ctx(|| "create start socket".into())?;
+    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dir.as_raw_fd());
+    let addr = UnixAddr::new(path.as_str()).ctx(|| "start socket address".into())?;
+    bind(sock.as_raw_fd(), &addr)
+        .ctx(|| format!("bind {}", state_dir.join(START_SOCKET).display()))?;
+    listen(&sock, Backlog::new(1).expect("backlog 1 is valid"))
+        .ctx(|| "listen on start socket".into())?;
+    Ok(sock)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3 as a fork with namespace flags; the child runs `child` and never returns.
+fn clone_with(flags: CloneFlags, child: impl FnOnce() -> std::convert::Infallible) -> Result<i32> {
+    let args = CloneArgs {
+        flags: flags.bits() as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: without CLONE_VM this behaves like fork: the child gets a copy
+    // of this single-threaded process and runs only `child`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        #[allow(unreachable_code)]
+        0 => match child() {},
+        pid if pid > 0 => Ok(pid as i32),
+        _ => {
+            Err(std::io::Error::last_os_error()).ctx(|| format!("clone3 with namespaces {flags:?}"))
+        }
+    }
+}
+
+/// Everything the parent must undo if launch fails after the clone.
+pub struct Launched {
+    pub pid: i32,
+}
+
+/// Clones the container init and takes it to the point where it waits for
+/// `start`. On error the init (if any) has been killed.
+pub fn launch(o: &LaunchOptions) -> Result<Launched> {
+    let spec = &o.bundle.spec;
+    let linux = spec.linux().as_ref();
+    let plan = Plan::from_spec(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]));
+    let min_fd = 3 + o.inherited_fds;
+    let (parent_chan, child_chan) = Channel::pair()?;
+    let child_fd = lift_fd(child_chan.fd().try_clone().ctx(|| "dup".into())?, min_fd)?;
+    drop(child_chan);
+    let listener = lift_fd(start_listener(o.state_dir)?, min_fd)?;
+    let console = match &o.console {
+        Some(c) => Some(lift_fd(
+            c.try_clone().ctx(|| "dup console socket".into())?,
+            min_fd,
+        )?),
+        None => None,
+    };
+    let join_fds = namespaces::open_join_fds(&plan)?;
+    let cfg = InitConfig {
+        id: o.id,
+        spec,
+        rootfs: &o.bundle.rootfs,
+        bundle: &o.bundle.dir,
+        cgroup_path: o.cgroup_path,
+        plan: &plan,
+        sync_fd: child_fd.as_raw_fd(),
+        listen_fd: listener.as_raw_fd(),
+        console_fd: console.as_ref().map(|c| c.as_raw_fd()),
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        inherited_fds: o.inherited_fds,
+        listen_fds: o.listen_fds,
+    };
+    // The cgroup namespace is unshared by the init once it is in its cgroup,
+    // so that the namespace's root is the container's cgroup.
+    let clone_flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
+    let needs_stage1 = !plan.join.is_empty()
+        || plan.creates(LinuxNamespaceType::User)
+        || plan.creates(LinuxNamespaceType::Time);
+    let mut stage1_pid = None;
+    let pid = if needs_stage1 {
+        let flags = clone_flags
+            - CloneFlags::CLONE_NEWUSER
+            - CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+        let s1 = clone_with(CloneFlags::empty(), || {
+            init::stage1(&cfg, &join_fds, flags, |init_cfg| {
+                clone_with(flags, || init::run(init_cfg))
+            })
+        })?;
+        stage1_pid = Some(s1);
+        let linux = linux.expect("a user namespace implies linux");
+        loop {
+            match parent_chan.recv() {
+                Ok(Some(Msg::MapIds { pid })) => {
+                    let res = namespaces::write_id_maps(
+                        pid,
+                        linux.uid_mappings().as_deref().unwrap_or(&[]),
+                        linux.gid_mappings().as_deref().unwrap_or(&[]),
+                    );
+                    if let Err(e) = res {
+                        reap(s1);
+                        return Err(e);
+                    }
+                    parent_chan.send(&Msg::MapsDone)?;
+                }
+                Ok(Some(Msg::InitPid { pid })) => break pid,
+                Ok(Some(Msg::Error { msg })) => {
+                    reap(s1);
+                    return Err(Error::Msg(msg));
+                }
+                Ok(other) => {
+                    reap(s1);
+                    return Err(Error::msg(format!(
+                        "sync: unexpected {other:?} from stage 1"
+                    )));
+                }
+                Err(e) => {
+                    reap(s1);
+                    return Err(e);
+                }
+            }
+        }
+    } else {
+        clone_with(clone_flags, || init::run(&cfg))?
+    };
+    if let Some(s1) = stage1_pid {
+        reap(s1);
+    }
+    drop(child_fd);
+    drop(listener);
+    drop(console);
+    match finish(o, &parent_chan, pid) {
+        Ok(()) => Ok(Launched { pid }),
+        Err(e) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            Err(e)
+        }
+    }
+}
+
+/// After the clone: cgroup, CPU affinity, network devices, then release the
+/// init and wait until it reports ready.
+fn finish(o: &LaunchOptions, chan: &Channel, pid: i32) -> Result<()> {
+    let spec = &o.bundle.spec;
+    let process = spec.process().as_ref().expect("validated");
+    if let Some(aff) = process.exec_cpu_affinity() {
+        super::attrs::set_cpu_affinity(
+            aff.initial().as_ref(),
+            "process.execCPUAffinity.initial",
+            pid,
+        )?;
+    }
+    o.cgroup.add_process(pid)?;
+    if let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
+        namespaces::move_net_devices(pid, devs)?;
+    }
+    chan.send(&Msg::Go)?;
+    match chan.recv()? {
+        Some(Msg::Ready) => Ok(()),
+        Some(Msg::Error { msg }) => Err(Error::Msg(msg)),
+        Some(other) => Err(Error::msg(format!("sync: unexpected {other:?} from init"))),
+        None => Err(Error::msg(
+            "container init exited during set-up without reporting an error",
+        )),
+    }
+}
+
+fn reap(pid: i32) {
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+}

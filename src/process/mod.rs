@@ -1,0 +1,11 @@
+//! Processes: launching the staged init, releasing it on `start`, signals
+//! and waiting.
+
+pub mod attrs;
+mod init;
+pub mod launch;
+pub mod signals;
+pub mod supervise;
+pub mod sync;
+
+pub use launch::{LaunchOptions, Launched, launch};

@@ -1,0 +1,95 @@
+//! The protocol between `hull create` (the parent) and the init stages, over
+//! one SOCK_SEQPACKET socketpair: one datagram per message, JSON-encoded.
+
+use crate::error::{Context, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Msg {
+    /// stage 1 -> parent: write uid_map/gid_map for this pid.
+    MapIds { pid: i32 },
+    /// parent -> stage 1: the maps are written.
+    MapsDone,
+    /// stage 1 -> parent: the host pid of the container init.
+    InitPid { pid: i32 },
+    /// parent -> init: the cgroup is joined and devices moved; carry on.
+    Go,
+    /// init -> parent: set up and waiting for `start`.
+    Ready,
+    /// any stage -> parent: set-up failed.
+    Error { msg: String },
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    pub fn pair() -> Result<(Channel, Channel)> {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .ctx(|| "create sync socketpair".into())?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> Channel {
+        Channel { fd }
+    }
+
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let buf =
+            serde_json::to_vec(msg).map_err(|e| Error::msg(format!("encode sync message: {e}")))?;
+        nix::sys::socket::send(
+            self.fd.as_raw_fd(),
+            &buf,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        )
+        .ctx(|| "send sync message".into())?;
+        Ok(())
+    }
+
+    /// Receives one message; a closed peer is reported as `None`.
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            match nix::sys::socket::recv(
+                self.fd.as_raw_fd(),
+                &mut buf,
+                nix::sys::socket::MsgFlags::empty(),
+            ) {
+                Ok(0) => return Ok(None),
+                Ok(n) => {
+                    return serde_json::from_slice(&buf[..n])
+                        .map(Some)
+                        .map_err(|e| Error::msg(format!("decode sync message: {e}")));
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).ctx(|| "receive sync message".into()),
+            }
+        }
+    }
+
+    /// Receives and insists on one particular message.
+    pub fn expect(&self, want: Msg) -> Result<()> {
+        match self.recv()? {
+            Some(m) if m == want => Ok(()),
+            Some(Msg::Error { msg }) => Err(Error::Msg(msg)),
+            Some(other) => Err(Error::msg(format!(
+                "sync: expected {want:?}, got {other:?}"
+            ))),
+            None => Err(Error::msg(format!(
+                "sync: peer exited while hull waited for {want:?}"
+            ))),
+        }
+    }
+}

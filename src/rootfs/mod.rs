@@ -1,0 +1,459 @@
+//! The container's root filesystem: mounts, devices, pivot_root, masked
+//! and read-only paths. Runs in the init stage, inside the new mount namespace.
+
+mod devices;
+pub mod options;
+pub mod paths;
+
+use crate::cgroups::{self, Version};
+use crate::error::{Context, Error, Result};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use oci_spec::runtime::{Mount, Spec};
+use paths::{Kind, ensure, fd_path, open_in_root};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub use devices::{create_devices, dev_is_bind_mounted, setup_dev_symlinks};
+
+const NONE: Option<&str> = None;
+
+/// What the rootfs set-up needs to know beyond the spec.
+pub struct Setup<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub cgroup_path: &'a str,
+    pub new_cgroupns: bool,
+    pub in_userns: bool,
+}
+
+fn propagation_flags(name: &str) -> Option<MsFlags> {
+    Some(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+fn root_propagation(spec: &Spec) -> Option<MsFlags> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(propagation_flags)
+}
+
+/// Everything before pivot_root: propagation, the rootfs bind, every mount
+/// in order, and the default devices.
+pub fn prepare(s: &Setup) -> Result<()> {
+    // Keep the container's mounts from leaking back to the host.
+    let flags = root_propagation(s.spec)
+        .filter(|f| f.contains(MsFlags::MS_SHARED))
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    mount(NONE, "/", NONE, flags | MsFlags::MS_REC, NONE)
+        .ctx(|| "rootfs: make / rslave in the container's mount namespace".into())?;
+    mount(
+        Some(s.rootfs),
+        s.rootfs,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .ctx(|| format!("root.path: bind mount {} onto itself", s.rootfs.display()))?;
+    let root = paths::open_root(s.rootfs)?;
+    let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+    for (i, m) in mounts.iter().enumerate() {
+        mount_one(s, root.as_fd(), m)
+            .map_err(|e| e.wrap(format!("mounts[{i}] ({})", m.destination().display())))?;
+    }
+    if !dev_is_bind_mounted(mounts) {
+        create_devices(root.as_fd(), s.spec, s.in_userns)?;
+    }
+    setup_dev_symlinks(root.as_fd())?;
+    Ok(())
+}
+
+fn bind_source(s: &Setup, m: &Mount) -> PathBuf {
+    let src = m.source().clone().unwrap_or_default();
+    if src.is_absolute() {
+        src
+    } else {
+        s.bundle.join(src)
+    }
+}
+
+fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, m: &Mount) -> Result<()> {
+    let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+    let typ = m.typ().as_deref().unwrap_or("");
+    let dest = m.destination();
+    if typ == "cgroup" && !opts.is_bind() {
+        return mount_cgroup(s, root, dest, &opts);
+    }
+    if opts.is_bind() || typ == "bind" {
+        let src = bind_source(s, m);
+        let meta = std::fs::metadata(&src).ctx(|| format!("bind source {}", src.display()))?;
+        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        let target = ensure(root, dest, kind)?;
+        let rec = opts.flags & MsFlags::MS_REC;
+        mount(
+            Some(&src),
+            &fd_path(&target),
+            NONE,
+            MsFlags::MS_BIND | rec,
+            NONE,
+        )
+        .ctx(|| format!("bind mount {} on {}", src.display(), dest.display()))?;
+        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            let top = open_in_root(root, dest, libc::O_PATH)
+                .ctx(|| format!("reopen {}", dest.display()))?;
+            remount_bind(&fd_path(&top), extra | rec)
+                .ctx(|| format!("remount {} with {:?}", dest.display(), m.options()))?;
+        }
+    } else {
+        let target = ensure(root, dest, Kind::Dir)?;
+        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        let data = opts.data();
+        let flags = opts.flags - MsFlags::MS_REC;
+        let res = mount(
+            Some(&source),
+            &fd_path(&target),
+            Some(typ),
+            flags,
+            data.as_deref(),
+        );
+        match res {
+            // Without a network namespace of its own (or in a user namespace)
+            // sysfs cannot be mounted: fall back to the host's, read-only.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
+                mount(
+                    Some("/sys"),
+                    &fd_path(&target),
+                    NONE,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    NONE,
+                )
+                .ctx(|| format!("bind /sys on {}", dest.display()))?;
+                let top = open_in_root(root, dest, libc::O_PATH)
+                    .ctx(|| format!("reopen {}", dest.display()))?;
+                remount_bind(&fd_path(&top), flags | MsFlags::MS_REC)
+                    .ctx(|| format!("remount {}", dest.display()))?;
+            }
+            Err(nix::errno::Errno::EPERM) if typ == "mqueue" && s.in_userns => {
+                mount(
+                    Some("/dev/mqueue"),
+                    &fd_path(&target),
+                    NONE,
+                    MsFlags::MS_BIND,
+                    NONE,
+                )
+                .ctx(|| format!("bind /dev/mqueue on {}", dest.display()))?;
+            }
+            r => r.ctx(|| {
+                format!(
+                    "mount {:?} (type {typ:?}, options {:?}) on {}",
+                    source,
+                    m.options().as_deref().unwrap_or(&[]),
+                    dest.display()
+                )
+            })?,
+        }
+    }
+    if !opts.propagation.is_empty() || opts.rec_set != 0 || opts.rec_clr != 0 {
+        let top =
+            open_in_root(root, dest, libc::O_PATH).ctx(|| format!("reopen {}", dest.display()))?;
+        for p in &opts.propagation {
+            mount(NONE, &fd_path(&top), NONE, *p, NONE)
+                .ctx(|| format!("set propagation of {}", dest.display()))?;
+        }
+        if opts.rec_set != 0 || opts.rec_clr != 0 {
+            mount_setattr_recursive(&top, opts.rec_set, opts.rec_clr)
+                .ctx(|| format!("set recursive mount attributes of {}", dest.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Remounts a bind mount with new flags, keeping flags the kernel locked
+/// (a user namespace may not clear nodev/nosuid/noexec/ro it inherited).
+fn remount_bind(path: &Path, flags: MsFlags) -> std::result::Result<(), nix::errno::Errno> {
+    let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags;
+    match mount(NONE, path, NONE, f, NONE) {
+        Err(nix::errno::Errno::EPERM) => {
+            let locked = current_mount_flags(path).unwrap_or(MsFlags::empty());
+            mount(NONE, path, NONE, f | locked, NONE)
+        }
+        r => r,
+    }
+}
+
+/// The flags of the mount at `path`, from statvfs.
+pub fn current_mount_flags(path: &Path) -> Option<MsFlags> {
+    use nix::sys::statvfs::FsFlags;
+    let st = nix::sys::statvfs::statvfs(path).ok()?;
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (sf, mf) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(sf) {
+            out |= mf;
+        }
+    }
+    Some(out)
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn mount_setattr_recursive(
+    fd: &OwnedFd,
+    set: u64,
+    clr: u64,
+) -> std::result::Result<(), nix::errno::Errno> {
+    use std::os::fd::AsRawFd;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = c"";
+    // SAFETY: attr and the empty path outlive the call; size matches.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        Err(nix::errno::Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// A mount of type "cgroup": cgroup2 on v2 hosts; on v1 a tmpfs holding one
+/// mount per hierarchy. With a cgroup namespace the kernel shows the
+/// container's cgroup as the root; without one, its directories are bound.
+fn mount_cgroup(
+    s: &Setup,
+    root: std::os::fd::BorrowedFd,
+    dest: &Path,
+    opts: &options::MountOptions,
+) -> Result<()> {
+    let flags = opts.flags - (MsFlags::MS_REC | MsFlags::MS_BIND);
+    let target = ensure(root, dest, Kind::Dir)?;
+    if cgroups::host_version() == Version::V2 {
+        if s.new_cgroupns {
+            return mount(
+                Some("cgroup2"),
+                &fd_path(&target),
+                Some("cgroup2"),
+                flags,
+                NONE,
+            )
+            .ctx(|| format!("mount cgroup2 on {}", dest.display()));
+        }
+        let src = Path::new(cgroups::CGROUP_ROOT).join(s.cgroup_path.trim_start_matches('/'));
+        mount(Some(&src), &fd_path(&target), NONE, MsFlags::MS_BIND, NONE)
+            .ctx(|| format!("bind {} on {}", src.display(), dest.display()))?;
+        let top =
+            open_in_root(root, dest, libc::O_PATH).ctx(|| format!("reopen {}", dest.display()))?;
+        return remount_bind(&fd_path(&top), flags).ctx(|| format!("remount {}", dest.display()));
+    }
+    let tmpfs_flags = flags - MsFlags::MS_RDONLY;
+    mount(
+        Some("tmpfs"),
+        &fd_path(&target),
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=755"),
+    )
+    .ctx(|| format!("mount tmpfs for cgroups on {}", dest.display()))?;
+    for h in cgroups::v1_hierarchies()?.iter().filter(|h| !h.is_v2) {
+        let Some(name) = h.mount_point.file_name() else {
+            continue;
+        };
+        let sub = dest.join(name);
+        let t = ensure(root, &sub, Kind::Dir)?;
+        if s.new_cgroupns {
+            let data = h.controllers.join(",");
+            mount(
+                Some("cgroup"),
+                &fd_path(&t),
+                Some("cgroup"),
+                flags,
+                Some(data.as_str()),
+            )
+            .ctx(|| format!("mount cgroup ({data}) on {}", sub.display()))?;
+        } else {
+            let src = h.dir_of(s.cgroup_path);
+            mount(Some(&src), &fd_path(&t), NONE, MsFlags::MS_BIND, NONE)
+                .ctx(|| format!("bind {} on {}", src.display(), sub.display()))?;
+            let top = open_in_root(root, &sub, libc::O_PATH)
+                .ctx(|| format!("reopen {}", sub.display()))?;
+            remount_bind(&fd_path(&top), flags).ctx(|| format!("remount {}", sub.display()))?;
+        }
+        // Co-mounted controllers ("cpu,cpuacct") get a link per controller name.
+        let name = name.to_string_lossy();
+        if name.contains(',') {
+            for c in name.split(',') {
+                let dir = open_in_root(root, dest, libc::O_DIRECTORY)
+                    .ctx(|| format!("open {}", dest.display()))?;
+                let _ = nix::unistd::symlinkat(name.as_ref(), &dir, c);
+            }
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let top =
+            open_in_root(root, dest, libc::O_PATH).ctx(|| format!("reopen {}", dest.display()))?;
+        mount(
+            NONE,
+            &fd_path(&top),
+            NONE,
+            MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY,
+            Some("mode=755"),
+        )
+        .ctx(|| format!("remount {} read-only", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// Swaps the root: pivot_root(2), or with `--no-pivot` MS_MOVE + chroot.
+pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::Mode;
+    if no_pivot {
+        nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
+        mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE).ctx(|| "move rootfs to /".into())?;
+        nix::unistd::chroot(".").ctx(|| "chroot into rootfs".into())?;
+        return nix::unistd::chdir("/").ctx(|| "chdir /".into());
+    }
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let old = open("/", flags, Mode::empty()).ctx(|| "open /".into())?;
+    let new = open(rootfs, flags, Mode::empty()).ctx(|| format!("open {}", rootfs.display()))?;
+    nix::unistd::fchdir(new.as_fd()).ctx(|| "fchdir rootfs".into())?;
+    nix::unistd::pivot_root(".", ".").ctx(|| format!("pivot_root into {}", rootfs.display()))?;
+    nix::unistd::fchdir(old.as_fd()).ctx(|| "fchdir old root".into())?;
+    // The old root is stacked under the new one: detach it without
+    // propagating the unmount to the host.
+    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
+        .ctx(|| "make old root rslave".into())?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root".into())?;
+    nix::unistd::chdir("/").ctx(|| "chdir /".into())
+}
+
+/// After pivot_root: sysctls, read-only and masked paths, read-only /dev
+/// and root, and the root's propagation.
+pub fn finalize(spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        let mut keys: Vec<&String> = sysctl.keys().collect();
+        keys.sort();
+        for key in keys {
+            let path = format!("/proc/sys/{}", key.replace('.', "/"));
+            std::fs::write(&path, &sysctl[key])
+                .ctx(|| format!("linux.sysctl[{key:?}]: write {:?} to {path}", sysctl[key]))?;
+        }
+    }
+    for (i, p) in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        readonly_path(Path::new(p)).map_err(|e| e.wrap(format!("linux.readonlyPaths[{i}]")))?;
+    }
+    for (i, p) in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        mask_path(Path::new(p)).map_err(|e| e.wrap(format!("linux.maskedPaths[{i}]")))?;
+    }
+    let dev_ro = spec.mounts().iter().flatten().any(|m| {
+        m.destination() == Path::new("/dev")
+            && options::parse(m.options().as_deref().unwrap_or(&[]))
+                .flags
+                .contains(MsFlags::MS_RDONLY)
+    });
+    if dev_ro {
+        let f = current_mount_flags(Path::new("/dev")).unwrap_or(MsFlags::empty());
+        mount(
+            NONE,
+            "/dev",
+            NONE,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | f,
+            NONE,
+        )
+        .ctx(|| "remount /dev read-only".into())?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        remount_bind(
+            Path::new("/"),
+            MsFlags::MS_RDONLY | current_mount_flags(Path::new("/")).unwrap_or(MsFlags::empty()),
+        )
+        .ctx(|| "root.readonly: remount / read-only".into())?;
+    }
+    if let Some(p) = root_propagation(spec) {
+        mount(NONE, "/", NONE, p, NONE)
+            .ctx(|| "linux.rootfsPropagation: set propagation of /".into())?;
+    }
+    Ok(())
+}
+
+fn readonly_path(p: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(p).is_err() {
+        return Ok(());
+    }
+    mount(Some(p), p, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
+        .ctx(|| format!("bind {}", p.display()))?;
+    let flags = current_mount_flags(p).unwrap_or(MsFlags::empty());
+    remount_bind(p, flags | MsFlags::MS_RDONLY | MsFlags::MS_REC)
+        .ctx(|| format!("remount {} read-only", p.display()))
+}
+
+fn mask_path(p: &Path) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(_) => return Ok(()),
+    };
+    if meta.is_dir() {
+        mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
+            .ctx(|| format!("mask {} with an empty tmpfs", p.display()))
+    } else {
+        mount(Some("/dev/null"), p, NONE, MsFlags::MS_BIND, NONE)
+            .ctx(|| format!("mask {} with /dev/null", p.display()))
+    }
+}
+
+pub fn unknown_field(field: &str, value: &str) -> Error {
+    Error::msg(format!("{field}: unsupported value {value:?}"))
+}

@@ -1,0 +1,15 @@
+//! Privileges of the container process: capabilities and no_new_privs.
+
+pub mod capabilities;
+
+use crate::error::{Context, Result};
+
+pub fn set_no_new_privs() -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error())
+            .ctx(|| "process.noNewPrivileges: prctl(PR_SET_NO_NEW_PRIVS)".into());
+    }
+    Ok(())
+}
