@@ -289,14 +289,16 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     let root = o.root.clone();
     let id = o.id.clone();
     let mut own_terminal = None;
+    let mut fixed_size = false;
     if !detach {
         supervise::become_subreaper()?;
         supervise::block_signals()?;
         o.foreground = true;
-        let wants_tty = Bundle::load(&o.bundle)
+        let process = Bundle::load(&o.bundle)
             .ok()
-            .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
-            .unwrap_or(false);
+            .and_then(|b| b.spec.process().clone());
+        let wants_tty = process.as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+        fixed_size = process.as_ref().is_some_and(|p| p.console_size().is_some());
         if wants_tty && o.console_socket.is_none() {
             use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
             let (ours, theirs) = socketpair(
@@ -328,7 +330,7 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     if detach {
         return Ok(0);
     }
-    let code = supervise::supervise(pid, master)?;
+    let code = supervise::supervise(pid, master, fixed_size)?;
     if !keep {
         delete(&root, &id, true)?;
     }

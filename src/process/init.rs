@@ -58,15 +58,8 @@ pub fn stage1(
     let run = || -> Result<i32> {
         crate::namespaces::join(join_fds)?;
         let chan = channel(cfg);
-        if cfg.plan.creates(LinuxNamespaceType::User) {
-            nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
-                .ctx(|| "unshare user namespace".into())?;
-            chan.send(&Msg::MapIds {
-                pid: nix::unistd::getpid().as_raw(),
-            })?;
-            chan.expect(Msg::MapsDone)?;
-            become_root_in_userns()?;
-        }
+        // The time namespace is made while hull is still root on the host:
+        // writing its offsets needs CAP_SYS_TIME over its owner.
         if cfg.plan.creates(LinuxNamespaceType::Time) {
             nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
                 .ctx(|| "unshare time namespace".into())?;
@@ -78,6 +71,15 @@ pub fn stage1(
             {
                 crate::namespaces::write_time_offsets(offsets)?;
             }
+        }
+        if cfg.plan.creates(LinuxNamespaceType::User) {
+            nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+                .ctx(|| "unshare user namespace".into())?;
+            chan.send(&Msg::MapIds {
+                pid: nix::unistd::getpid().as_raw(),
+            })?;
+            chan.expect(Msg::MapsDone)?;
+            become_root_in_userns()?;
         }
         clone_init(cfg)
     };

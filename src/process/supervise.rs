@@ -115,15 +115,18 @@ fn copy_once(from: BorrowedFd, to: BorrowedFd) -> bool {
 }
 
 /// Runs until the init exits; returns its exit code (128+signal if killed).
-pub fn supervise(init: i32, master: Option<OwnedFd>) -> Result<i32> {
+pub fn supervise(init: i32, master: Option<OwnedFd>, fixed_size: bool) -> Result<i32> {
     let sfd = SignalFd::with_flags(
         &forwarded_signals(),
         SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
     )
     .ctx(|| "signalfd".into())?;
     let _raw = master.as_ref().map(|_| RawMode::enter());
-    if let (Some(m), Some(ws)) = (&master, crate::console::window_size(0)) {
-        crate::console::set_window_size(m.as_raw_fd(), &ws);
+    // Follow the caller's terminal size unless the config fixed one.
+    if let (Some(m), Some(ws), false) = (&master, crate::console::window_size(0), fixed_size) {
+        if ws.ws_row > 0 && ws.ws_col > 0 {
+            crate::console::set_window_size(m.as_raw_fd(), &ws);
+        }
     }
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
