@@ -1,1 +1,16 @@
 //! Integration tests: real containers, real kernel.
+//!
+//! The runtime under test is `$HULL_RUNTIME`, else `$HULL_BIN`, else the
+//! `hull` binary built by cargo. Checks marked HULL-ONLY run only when the
+//! binary's name contains "hull" and print a SKIP line otherwise.
+//! These tests need root.
+
+mod common;
+
+mod cgroups;
+mod cli;
+mod errors;
+mod lifecycle;
+mod namespaces;
+mod process;
+mod rootfs;

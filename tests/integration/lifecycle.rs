@@ -1,0 +1,373 @@
+//! Container lifecycle: create/start/state/kill/delete, run, list.
+
+use crate::common::*;
+use std::fs;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const SLEEP: &[&str] = &["sleep", "30"];
+
+fn proc_exists(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn create_start_kill_delete() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("life");
+
+    rt.create(&b, &id).ok();
+    let st = rt.state(&id).unwrap_or_else(|o| panic!("{o}"));
+    assert_eq!(st["status"], "created", "state after create: {st}");
+    assert_eq!(st["id"], id.as_str());
+    let pid = st["pid"].as_i64().unwrap_or(0) as i32;
+    assert!(pid > 0, "pid must be > 0: {st}");
+    assert!(proc_exists(pid), "init pid {pid} not on the host");
+    assert!(rt.root().join(&id).exists(), "no state dir {}/{id}", rt.root().display());
+
+    rt.start(&id).ok();
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
+    assert_eq!(rt.pid(&id), pid, "pid changed by start");
+
+    rt.kill(&id, "KILL").ok();
+    rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
+
+    rt.delete(&id).ok();
+    assert!(!rt.root().join(&id).exists(), "state dir remains after delete");
+    assert!(rt.state(&id).is_err(), "state of a deleted container succeeded");
+    assert!(wait_pid_gone(pid, Duration::from_secs(5)));
+}
+
+#[test]
+fn state_json_has_oci_fields() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("state");
+    rt.create(&b, &id).ok();
+    let st = rt.state(&id).unwrap_or_else(|o| panic!("{o}"));
+    for k in ["ociVersion", "id", "status", "pid", "bundle"] {
+        assert!(st.get(k).is_some(), "state lacks {k}: {st}");
+    }
+    let bundle = st["bundle"].as_str().unwrap();
+    assert_eq!(
+        fs::canonicalize(bundle).unwrap(),
+        fs::canonicalize(b.path()).unwrap(),
+        "bundle path in state"
+    );
+}
+
+#[test]
+fn start_on_running_fails() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("start2");
+    rt.create_start(&b, &id);
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
+    rt.start(&id).fail();
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+}
+
+#[test]
+fn delete_running_needs_force() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("delrun");
+    rt.create_start(&b, &id);
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
+    let pid = rt.pid(&id);
+
+    rt.delete(&id).fail();
+    assert_eq!(rt.status(&id).as_deref(), Some("running"), "delete without --force changed it");
+    assert!(proc_exists(pid));
+
+    rt.delete_force(&id).ok();
+    assert!(rt.state(&id).is_err(), "state after delete --force");
+    assert!(wait_pid_gone(pid, Duration::from_secs(10)), "init {pid} survived delete --force");
+    assert!(!rt.root().join(&id).exists());
+}
+
+#[test]
+fn delete_force_of_created_container() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("delcr");
+    rt.create(&b, &id).ok();
+    let pid = rt.pid(&id);
+    rt.delete_force(&id).ok();
+    assert!(wait_pid_gone(pid, Duration::from_secs(10)));
+    assert!(rt.state(&id).is_err());
+}
+
+#[test]
+fn create_existing_id_fails() {
+    let b = Bundle::new(SLEEP);
+    let b2 = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("dup");
+    rt.create(&b, &id).ok();
+    let pid = rt.pid(&id);
+    rt.create(&b2, &id).fail();
+    // The original is untouched.
+    let st = rt.state(&id).unwrap_or_else(|o| panic!("{o}"));
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["pid"].as_i64().unwrap() as i32, pid);
+}
+
+#[test]
+fn run_exit_code_propagates() {
+    let mut b = Bundle::new(&[]);
+    let rt = Runtime::new();
+    let (code, _, err) = rt.run_container(&mut b, &["sh", "-c", "exit 3"]);
+    assert_eq!(code, 3, "stderr: {err}");
+    let (code, out, err) = rt.run_container(&mut b, &["sh", "-c", "echo hi; exit 0"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    assert_eq!(out.trim(), "hi");
+}
+
+#[test]
+fn run_removes_container_after_exit() {
+    let mut b = Bundle::new(&["true"]);
+    let rt = Runtime::new();
+    let id = unique_id("runrm");
+    b.set_args(&["true"]);
+    rt.run_with(&b, &id, &[]).ok();
+    assert!(rt.state(&id).is_err(), "run without --keep left the container");
+    assert!(!rt.root().join(&id).exists());
+}
+
+#[test]
+fn run_killed_by_signal_gives_128_plus_sig() {
+    let b = Bundle::new(&["sleep", "100"]);
+    b.save();
+    let rt = Runtime::new();
+    let id = unique_id("sig");
+    rt.track(&id);
+    let bp = b.path().to_string_lossy().to_string();
+    let mut cmd = rt.command(&["run", "--bundle", &bp, &id]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rt.status(&id).as_deref() != Some("running") {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("container never reached running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rt.kill(&id, "KILL").ok();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("run did not return after its container was killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(137), "run exit status {status:?}");
+}
+
+#[test]
+fn run_detach_returns_immediately() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("det");
+    let t0 = Instant::now();
+    rt.run_with(&b, &id, &["-d"]).ok();
+    assert!(t0.elapsed() < Duration::from_secs(10), "run -d took {:?}", t0.elapsed());
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    let pid = rt.pid(&id);
+    assert!(proc_exists(pid));
+}
+
+#[test]
+fn run_keep_leaves_stopped_container() {
+    let b = Bundle::new(&["true"]);
+    let rt = Runtime::new();
+    let id = unique_id("keep");
+    rt.run_with(&b, &id, &["--keep"]).ok();
+    let st = rt.state(&id).unwrap_or_else(|o| panic!("state after run --keep: {o}"));
+    assert_eq!(st["status"], "stopped", "{st}");
+    rt.delete(&id).ok();
+    assert!(rt.state(&id).is_err());
+}
+
+#[test]
+fn list_formats() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("list");
+    rt.create(&b, &id).ok();
+
+    let table = rt.cmd(&["list"]).ok().stdout;
+    let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        "table header: {table}"
+    );
+    assert!(
+        table.lines().skip(1).any(|l| l.split_whitespace().next() == Some(id.as_str())),
+        "id missing from table: {table}"
+    );
+
+    let js = rt.cmd(&["list", "--format", "json"]).ok().stdout;
+    let v: serde_json::Value =
+        serde_json::from_str(&js).unwrap_or_else(|e| panic!("list json ({e}): {js}"));
+    let arr = v.as_array().expect("list --format json must be an array");
+    assert!(arr.iter().any(|c| c["id"] == id.as_str()), "id missing from {js}");
+
+    let q = rt.cmd(&["list", "-q"]).ok().stdout;
+    let lines: Vec<&str> = q.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines, [id.as_str()], "list -q output: {q:?}");
+}
+
+#[test]
+fn list_empty_root() {
+    let rt = Runtime::new();
+    let q = rt.cmd(&["list", "-q"]).ok().stdout;
+    assert!(q.trim().is_empty(), "{q:?}");
+}
+
+/// Starts a detached container that echoes got-term on SIGTERM, sends
+/// `sig`, and checks the trap ran and the container stopped.
+fn kill_term_with(sig: &str) {
+    let mut b = Bundle::new(&[]);
+    let out = b.out_dir();
+    b.set_args(&[
+        "sh",
+        "-c",
+        "trap 'echo got-term >> /out/log; exit 0' TERM; echo ready >> /out/log; \
+         while :; do sleep 0.1; done",
+    ]);
+    let rt = Runtime::new();
+    let id = unique_id("kterm");
+    rt.run_with(&b, &id, &["-d"]).ok();
+    let log = out.join("log");
+    wait_file_contains(&log, "ready", Duration::from_secs(10)).expect("container never ready");
+    rt.kill(&id, sig).ok();
+    let s = wait_file_contains(&log, "got-term", Duration::from_secs(10));
+    assert!(s.is_some(), "signal {sig:?} did not reach the trap: {:?}", fs::read_to_string(&log));
+    rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
+}
+
+#[test]
+fn kill_term_by_name() {
+    kill_term_with("TERM");
+}
+
+#[test]
+fn kill_term_by_sig_name() {
+    kill_term_with("SIGTERM");
+}
+
+#[test]
+fn kill_term_by_number() {
+    kill_term_with("15");
+}
+
+#[test]
+fn kill_default_signal_is_term() {
+    let mut b = Bundle::new(&[]);
+    let out = b.out_dir();
+    b.set_args(&[
+        "sh",
+        "-c",
+        "trap 'echo got-term >> /out/log; exit 0' TERM; echo ready >> /out/log; \
+         while :; do sleep 0.1; done",
+    ]);
+    let rt = Runtime::new();
+    let id = unique_id("kdef");
+    rt.run_with(&b, &id, &["-d"]).ok();
+    let log = out.join("log");
+    wait_file_contains(&log, "ready", Duration::from_secs(10)).expect("container never ready");
+    rt.cmd(&["kill", &id]).ok();
+    assert!(wait_file_contains(&log, "got-term", Duration::from_secs(10)).is_some());
+}
+
+fn children_of(pid: i32) -> Vec<i32> {
+    let mut v = Vec::new();
+    if let Ok(rd) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            if let Ok(s) = fs::read_to_string(t.path().join("children")) {
+                v.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn kill_all_kills_every_process() {
+    let mut b = Bundle::new(&[]);
+    let out = b.out_dir();
+    b.set_args(&["sh", "-c", "sleep 100 & sleep 100 & echo ready > /out/r; wait"]);
+    let rt = Runtime::new();
+    let id = unique_id("kall");
+    rt.run_with(&b, &id, &["-d"]).ok();
+    wait_file(&out.join("r"), Duration::from_secs(10)).expect("never ready");
+    let init = rt.pid(&id);
+    let kids = children_of(init);
+    assert_eq!(kids.len(), 2, "expected two sleep children of {init}: {kids:?}");
+    rt.cmd(&["kill", "--all", &id, "KILL"]).ok();
+    for k in kids {
+        assert!(wait_pid_gone(k, Duration::from_secs(10)), "child {k} survived kill --all");
+    }
+    rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
+}
+
+#[test]
+fn kill_unknown_signal_fails() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("kbad");
+    rt.run_with(&b, &id, &["-d"]).ok();
+    rt.kill(&id, "SIGNOTASIGNAL").fail();
+    rt.kill(&id, "NOPE").fail();
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+}
+
+#[test]
+fn state_unknown_id_fails() {
+    let rt = Runtime::new();
+    rt.cmd(&["state", &unique_id("nosuch")]).fail();
+}
+
+#[test]
+fn kill_and_delete_unknown_id_fail() {
+    let rt = Runtime::new();
+    let id = unique_id("nosuch");
+    rt.kill(&id, "KILL").fail();
+    rt.delete(&id).fail();
+}
+
+#[test]
+fn pid_file_holds_init_host_pid() {
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("pidf");
+    let pf = b.path().join("init.pid");
+    rt.create_with(&b, &id, &["--pid-file", pf.to_str().unwrap()]).ok();
+    let s = fs::read_to_string(&pf).expect("pid file not written");
+    let pid: i32 = s.trim().parse().unwrap_or_else(|_| panic!("pid file content {s:?}"));
+    assert_eq!(pid, rt.pid(&id));
+    // It is the host pid of the container's init (pid 1 in its pid ns).
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap().to_string();
+    let last = nspid.split_whitespace().last().unwrap();
+    assert_eq!(last, "1", "{nspid}");
+}
+
+#[test]
+fn stopped_container_is_stopped_after_exit() {
+    let b = Bundle::new(&["true"]);
+    let rt = Runtime::new();
+    let id = unique_id("exit");
+    rt.create_start(&b, &id);
+    rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
+    rt.delete(&id).ok();
+}
