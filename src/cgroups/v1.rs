@@ -179,6 +179,29 @@ impl Manager for V1Manager {
                 write_file(&dir, "memory.soft_limit_in_bytes", &res.to_string())?;
             }
         }
+        if let Some(cpu) = r.cpu() {
+            if let Some(shares) = cpu.shares() {
+                let dir = self.require("cpu", "linux.resources.cpu.shares")?;
+                write_file(&dir, "cpu.shares", &shares.to_string())?;
+            }
+            // The period first: the kernel checks quota against the current period.
+            if let Some(period) = cpu.period() {
+                let dir = self.require("cpu", "linux.resources.cpu.period")?;
+                write_file(&dir, "cpu.cfs_period_us", &period.to_string())?;
+            }
+            if let Some(quota) = cpu.quota() {
+                let dir = self.require("cpu", "linux.resources.cpu.quota")?;
+                write_file(&dir, "cpu.cfs_quota_us", &quota.to_string())?;
+            }
+            if let Some(cpus) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
+                let dir = self.require("cpuset", "linux.resources.cpu.cpus")?;
+                write_file(&dir, "cpuset.cpus", cpus)?;
+            }
+            if let Some(mems) = cpu.mems().as_deref().filter(|c| !c.is_empty()) {
+                let dir = self.require("cpuset", "linux.resources.cpu.mems")?;
+                write_file(&dir, "cpuset.mems", mems)?;
+            }
+        }
         if let Some(pids) = r.pids() {
             let dir = self.require("pids", "linux.resources.pids.limit")?;
             write_file(&dir, "pids.max", &pids_value(pids.limit()))?;

@@ -87,6 +87,33 @@ impl Manager for V2Manager {
                 write_file(&self.dir, "memory.low", &res.to_string())?;
             }
         }
+        if let Some(cpu) = r.cpu() {
+            if let Some(shares) = cpu.shares() {
+                self.require("cpu.weight", "linux.resources.cpu.shares")?;
+                write_file(
+                    &self.dir,
+                    "cpu.weight",
+                    &shares_to_weight(shares).to_string(),
+                )?;
+            }
+            if cpu.quota().is_some() || cpu.period().is_some() {
+                self.require("cpu.max", "linux.resources.cpu.quota")?;
+                let quota = match cpu.quota() {
+                    Some(q) if q > 0 => q.to_string(),
+                    _ => "max".to_string(),
+                };
+                let period = cpu.period().unwrap_or(100_000);
+                write_file(&self.dir, "cpu.max", &format!("{quota} {period}"))?;
+            }
+            if let Some(cpus) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
+                self.require("cpuset.cpus", "linux.resources.cpu.cpus")?;
+                write_file(&self.dir, "cpuset.cpus", cpus)?;
+            }
+            if let Some(mems) = cpu.mems().as_deref().filter(|c| !c.is_empty()) {
+                self.require("cpuset.mems", "linux.resources.cpu.mems")?;
+                write_file(&self.dir, "cpuset.mems", mems)?;
+            }
+        }
         if let Some(pids) = r.pids() {
             self.require("pids.max", "linux.resources.pids.limit")?;
             write_file(&self.dir, "pids.max", &pids_value(pids.limit()))?;
@@ -130,5 +157,24 @@ impl Manager for V2Manager {
 
     fn exists(&self) -> bool {
         self.dir.exists()
+    }
+}
+
+/// cgroup v1 cpu.shares [2, 262144] mapped onto v2 cpu.weight [1, 10000].
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    let s = shares.clamp(2, 262_144);
+    1 + ((s - 2) * 9999) / 262_142
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shares_map_onto_weights() {
+        assert_eq!(super::shares_to_weight(2), 1);
+        assert_eq!(super::shares_to_weight(262_144), 10_000);
+        assert_eq!(super::shares_to_weight(1024), 39);
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "hull",
-    version,
+    version = concat!("version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.3.0"),
     about = "hull: an OCI container runtime",
     disable_help_subcommand = true
 )]

@@ -52,10 +52,9 @@ fn root_propagation(spec: &Spec) -> Option<MsFlags> {
 /// in order, and the default devices.
 pub fn prepare(s: &Setup) -> Result<()> {
     // Keep the container's mounts from leaking back to the host.
-    let flags = root_propagation(s.spec)
-        .filter(|f| f.contains(MsFlags::MS_SHARED))
-        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    mount(NONE, "/", NONE, flags | MsFlags::MS_REC, NONE)
+    // (rootfsPropagation is applied to the new root after pivot_root, which
+    // refuses a shared current root.)
+    mount(NONE, "/", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
         .ctx(|| "rootfs: make / rslave in the container's mount namespace".into())?;
     mount(
         Some(s.rootfs),
@@ -73,8 +72,42 @@ pub fn prepare(s: &Setup) -> Result<()> {
     }
     if !dev_is_bind_mounted(mounts) {
         create_devices(root.as_fd(), s.spec, s.in_userns)?;
+        setup_dev_symlinks(root.as_fd())?;
     }
-    setup_dev_symlinks(root.as_fd())?;
+    // A missing working directory is created, as other runtimes do.
+    if let Some(p) = s.spec.process() {
+        ensure(root.as_fd(), p.cwd(), Kind::Dir).map_err(|e| e.wrap("process.cwd"))?;
+    }
+    Ok(())
+}
+
+/// Makes the mount holding `path` private, if it is shared.
+fn make_parent_mount_private(path: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "read /proc/self/mountinfo".into())?;
+    let mut best: Option<(PathBuf, bool)> = None;
+    for line in info.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        if fields.len() < 7 {
+            continue;
+        }
+        let mp = PathBuf::from(crate::cgroups::unescape_mountinfo(fields[4]));
+        let shared = fields[6..]
+            .iter()
+            .take_while(|f| **f != "-")
+            .any(|f| f.starts_with("shared:"));
+        if path.starts_with(&mp)
+            && best
+                .as_ref()
+                .is_none_or(|(b, _)| mp.as_os_str().len() >= b.as_os_str().len())
+        {
+            best = Some((mp, shared));
+        }
+    }
+    if let Some((mp, true)) = best {
+        mount(NONE, &mp, NONE, MsFlags::MS_PRIVATE, NONE)
+            .ctx(|| format!("make {} private for pivot_root", mp.display()))?;
+    }
     Ok(())
 }
 

@@ -52,7 +52,11 @@ fn cgroup_memory_and_pids_limits() {
 fn cgroup_cpu_quota() {
     let parent = CgroupParent::new();
     let id = unique_id("cgcpu");
-    let b = cgroup_bundle(&parent, &id, json!({ "cpu": { "quota": 50000, "period": 100000 } }));
+    let b = cgroup_bundle(
+        &parent,
+        &id,
+        json!({ "cpu": { "quota": 50000, "period": 100000 } }),
+    );
     let rt = Runtime::new();
     rt.create_start(&b, &id);
     let path = parent.child(&id);
@@ -63,7 +67,10 @@ fn cgroup_cpu_quota() {
             assert_eq!(read_trim(&d.join("cpu.cfs_period_us")), "100000");
         }
         CgroupVersion::V2 => {
-            assert_eq!(read_trim(&cgroup_dir("", &path).join("cpu.max")), "50000 100000");
+            assert_eq!(
+                read_trim(&cgroup_dir("", &path).join("cpu.max")),
+                "50000 100000"
+            );
         }
     }
 }
@@ -83,21 +90,34 @@ fn cgroup_custom_path_holds_the_init() {
     };
     for c in ctrls {
         let d = cgroup_dir(c, &path);
-        assert!(procs_of(&d).contains(&pid), "init {pid} not in {}", d.display());
+        assert!(
+            procs_of(&d).contains(&pid),
+            "init {pid} not in {}",
+            d.display()
+        );
     }
     // And the host's view of the process agrees.
     let pc = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    assert!(pc.lines().any(|l| l.ends_with(&format!(":{path}"))), "/proc/{pid}/cgroup:\n{pc}");
+    assert!(
+        pc.lines().any(|l| l.ends_with(&format!(":{path}"))),
+        "/proc/{pid}/cgroup:\n{pc}"
+    );
 }
 
 /// The /proc/self/cgroup line for the memory controller (v1) or the
 /// unified line (v2).
 fn own_cgroup_line(out: &str) -> String {
     let line = match cgroup_version() {
-        CgroupVersion::V1 => out.lines().find(|l| l.split(':').nth(1).map(|c| c.split(',').any(|x| x == "memory")).unwrap_or(false)),
+        CgroupVersion::V1 => out.lines().find(|l| {
+            l.split(':')
+                .nth(1)
+                .map(|c| c.split(',').any(|x| x == "memory"))
+                .unwrap_or(false)
+        }),
         CgroupVersion::V2 => out.lines().find(|l| l.starts_with("0::")),
     };
-    line.unwrap_or_else(|| panic!("no cgroup line in:\n{out}")).to_string()
+    line.unwrap_or_else(|| panic!("no cgroup line in:\n{out}"))
+        .to_string()
 }
 
 #[test]
@@ -130,11 +150,18 @@ fn cgroup_namespace_shows_root_inside() {
 fn cgroup_removed_after_delete() {
     let parent = CgroupParent::new();
     let id = unique_id("cgdel");
-    let b = cgroup_bundle(&parent, &id, json!({ "memory": { "limit": 67108864 }, "pids": { "limit": 50 } }));
+    let b = cgroup_bundle(
+        &parent,
+        &id,
+        json!({ "memory": { "limit": 67108864 }, "pids": { "limit": 50 } }),
+    );
     let rt = Runtime::new();
     rt.create_start(&b, &id);
     let path = parent.child(&id);
-    assert!(!cgroup_leftovers(&path).is_empty(), "cgroup {path} never created");
+    assert!(
+        !cgroup_leftovers(&path).is_empty(),
+        "cgroup {path} never created"
+    );
     rt.kill(&id, "KILL").ok();
     rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
     rt.delete(&id).ok();
@@ -152,7 +179,10 @@ fn cgroup_removed_after_force_delete_of_running() {
     let path = parent.child(&id);
     rt.delete_force(&id).ok();
     let left = cgroup_leftovers(&path);
-    assert!(left.is_empty(), "cgroup dirs left after delete --force: {left:?}");
+    assert!(
+        left.is_empty(),
+        "cgroup dirs left after delete --force: {left:?}"
+    );
 }
 
 #[test]
@@ -172,7 +202,11 @@ fn cgroup_default_path_is_hull_id() {
     };
     let d = cgroup_dir(ctrl, &path);
     assert!(d.exists(), "{} does not exist", d.display());
-    assert!(procs_of(&d).contains(&pid), "init {pid} not in {}", d.display());
+    assert!(
+        procs_of(&d).contains(&pid),
+        "init {pid} not in {}",
+        d.display()
+    );
     rt.delete_force(&id).ok();
     let left = cgroup_leftovers(&path);
     assert!(left.is_empty(), "cgroup dirs left after delete: {left:?}");

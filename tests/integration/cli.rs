@@ -15,10 +15,21 @@ fn spec_writes_config_json() {
     let rt = Runtime::new();
     rt.cmd(&["spec", "-b", dir.path().to_str().unwrap()]).ok();
     let v = read_json(&dir.path().join("config.json"));
-    assert!(v["ociVersion"].as_str().map(|s| !s.is_empty()).unwrap_or(false), "{v}");
+    assert!(
+        v["ociVersion"]
+            .as_str()
+            .map(|s| !s.is_empty())
+            .unwrap_or(false),
+        "{v}"
+    );
     assert!(v["process"]["args"].is_array(), "{v}");
     assert_eq!(v["root"]["path"], "rootfs", "{v}");
-    let ns: Vec<&str> = v["linux"]["namespaces"].as_array().unwrap().iter().filter_map(|n| n["type"].as_str()).collect();
+    let ns: Vec<&str> = v["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["type"].as_str())
+        .collect();
     for want in ["pid", "network", "ipc", "uts", "mount"] {
         assert!(ns.contains(&want), "namespace {want} missing: {ns:?}");
     }
@@ -50,10 +61,14 @@ fn spec_refuses_to_overwrite() {
 fn spec_rootless_has_user_namespace() {
     let dir = TempDir::new("specrl");
     let rt = Runtime::new();
-    rt.cmd(&["spec", "--rootless", "-b", dir.path().to_str().unwrap()]).ok();
+    rt.cmd(&["spec", "--rootless", "-b", dir.path().to_str().unwrap()])
+        .ok();
     let v = read_json(&dir.path().join("config.json"));
     let ns = v["linux"]["namespaces"].as_array().expect("namespaces");
-    assert!(ns.iter().any(|n| n["type"] == "user"), "no user namespace: {v}");
+    assert!(
+        ns.iter().any(|n| n["type"] == "user"),
+        "no user namespace: {v}"
+    );
     let um = v["linux"]["uidMappings"].as_array().expect("uidMappings");
     assert!(!um.is_empty(), "empty uidMappings: {v}");
     assert!(um[0]["size"].as_u64().unwrap_or(0) >= 1, "{v}");
@@ -86,7 +101,10 @@ fn version_flag() {
 fn help_flag() {
     let rt = Runtime::new();
     let o = rt.cmd(&["--help"]).ok();
-    assert!(o.stdout.contains("create") && o.stdout.contains("delete"), "{o}");
+    assert!(
+        o.stdout.contains("create") && o.stdout.contains("delete"),
+        "{o}"
+    );
 }
 
 #[test]

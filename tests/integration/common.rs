@@ -182,7 +182,11 @@ pub fn rootfs_template() -> &'static Path {
             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
         )
         .unwrap();
-        fs::write(dir.join("etc/group"), "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n").unwrap();
+        fs::write(
+            dir.join("etc/group"),
+            "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
+        )
+        .unwrap();
         fs::write(dir.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
         dir
     })
@@ -291,7 +295,10 @@ impl Bundle {
         if let Some(p) = path {
             ns["path"] = json!(p);
         }
-        self.config["linux"]["namespaces"].as_array_mut().unwrap().push(ns);
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(ns);
         self
     }
     pub fn save(&self) {
@@ -440,7 +447,9 @@ pub fn run_cmd(mut cmd: Command, scratch: &Path, opts: CmdOpts) -> Out {
             });
         }
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
     let deadline = Instant::now() + opts.timeout.unwrap_or(CMD_TIMEOUT);
     let mut timed_out = false;
     let status = loop {
@@ -564,8 +573,7 @@ impl Runtime {
         if !o.success() {
             return Err(o);
         }
-        serde_json::from_str(&o.stdout)
-            .map_err(|e| panic!("state output is not JSON ({e}): {o}"))
+        serde_json::from_str(&o.stdout).map_err(|e| panic!("state output is not JSON ({e}): {o}"))
     }
     pub fn status(&self, id: &str) -> Option<String> {
         self.state(id)
@@ -573,7 +581,9 @@ impl Runtime {
             .and_then(|v| v["status"].as_str().map(|s| s.to_string()))
     }
     pub fn pid(&self, id: &str) -> i32 {
-        let v = self.state(id).unwrap_or_else(|o| panic!("state failed: {o}"));
+        let v = self
+            .state(id)
+            .unwrap_or_else(|o| panic!("state failed: {o}"));
         v["pid"].as_i64().unwrap_or(0) as i32
     }
     pub fn kill(&self, id: &str, sig: &str) -> Out {
@@ -612,7 +622,10 @@ impl Drop for Runtime {
         for id in ids {
             let _ = self.cmd_opts(
                 &["delete", "--force", &id],
-                CmdOpts { timeout: Some(Duration::from_secs(15)), ..Default::default() },
+                CmdOpts {
+                    timeout: Some(Duration::from_secs(15)),
+                    ..Default::default()
+                },
             );
         }
     }
@@ -714,7 +727,10 @@ pub fn cgroup_dirs_all(path: &str) -> Vec<PathBuf> {
 
 /// Existing dirs for cgroup `path`, in any hierarchy.
 pub fn cgroup_leftovers(path: &str) -> Vec<PathBuf> {
-    cgroup_dirs_all(path).into_iter().filter(|p| p.exists()).collect()
+    cgroup_dirs_all(path)
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect()
 }
 
 /// A cgroup parent `/hull-test-<unique>`; on drop removes
@@ -781,4 +797,3 @@ pub fn host(cmd: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&o.stdout).to_string()
 }
-

@@ -25,7 +25,11 @@ fn create_start_kill_delete() {
     let pid = st["pid"].as_i64().unwrap_or(0) as i32;
     assert!(pid > 0, "pid must be > 0: {st}");
     assert!(proc_exists(pid), "init pid {pid} not on the host");
-    assert!(rt.root().join(&id).exists(), "no state dir {}/{id}", rt.root().display());
+    assert!(
+        rt.root().join(&id).exists(),
+        "no state dir {}/{id}",
+        rt.root().display()
+    );
 
     rt.start(&id).ok();
     rt.wait_for_status(&id, "running", Duration::from_secs(10));
@@ -35,8 +39,14 @@ fn create_start_kill_delete() {
     rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
 
     rt.delete(&id).ok();
-    assert!(!rt.root().join(&id).exists(), "state dir remains after delete");
-    assert!(rt.state(&id).is_err(), "state of a deleted container succeeded");
+    assert!(
+        !rt.root().join(&id).exists(),
+        "state dir remains after delete"
+    );
+    assert!(
+        rt.state(&id).is_err(),
+        "state of a deleted container succeeded"
+    );
     assert!(wait_pid_gone(pid, Duration::from_secs(5)));
 }
 
@@ -79,12 +89,19 @@ fn delete_running_needs_force() {
     let pid = rt.pid(&id);
 
     rt.delete(&id).fail();
-    assert_eq!(rt.status(&id).as_deref(), Some("running"), "delete without --force changed it");
+    assert_eq!(
+        rt.status(&id).as_deref(),
+        Some("running"),
+        "delete without --force changed it"
+    );
     assert!(proc_exists(pid));
 
     rt.delete_force(&id).ok();
     assert!(rt.state(&id).is_err(), "state after delete --force");
-    assert!(wait_pid_gone(pid, Duration::from_secs(10)), "init {pid} survived delete --force");
+    assert!(
+        wait_pid_gone(pid, Duration::from_secs(10)),
+        "init {pid} survived delete --force"
+    );
     assert!(!rt.root().join(&id).exists());
 }
 
@@ -133,7 +150,10 @@ fn run_removes_container_after_exit() {
     let id = unique_id("runrm");
     b.set_args(&["true"]);
     rt.run_with(&b, &id, &[]).ok();
-    assert!(rt.state(&id).is_err(), "run without --keep left the container");
+    assert!(
+        rt.state(&id).is_err(),
+        "run without --keep left the container"
+    );
     assert!(!rt.root().join(&id).exists());
 }
 
@@ -146,7 +166,9 @@ fn run_killed_by_signal_gives_128_plus_sig() {
     rt.track(&id);
     let bp = b.path().to_string_lossy().to_string();
     let mut cmd = rt.command(&["run", "--bundle", &bp, &id]);
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     while rt.status(&id).as_deref() != Some("running") {
@@ -178,7 +200,11 @@ fn run_detach_returns_immediately() {
     let id = unique_id("det");
     let t0 = Instant::now();
     rt.run_with(&b, &id, &["-d"]).ok();
-    assert!(t0.elapsed() < Duration::from_secs(10), "run -d took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "run -d took {:?}",
+        t0.elapsed()
+    );
     assert_eq!(rt.status(&id).as_deref(), Some("running"));
     let pid = rt.pid(&id);
     assert!(proc_exists(pid));
@@ -190,7 +216,9 @@ fn run_keep_leaves_stopped_container() {
     let rt = Runtime::new();
     let id = unique_id("keep");
     rt.run_with(&b, &id, &["--keep"]).ok();
-    let st = rt.state(&id).unwrap_or_else(|o| panic!("state after run --keep: {o}"));
+    let st = rt
+        .state(&id)
+        .unwrap_or_else(|o| panic!("state after run --keep: {o}"));
     assert_eq!(st["status"], "stopped", "{st}");
     rt.delete(&id).ok();
     assert!(rt.state(&id).is_err());
@@ -204,14 +232,22 @@ fn list_formats() {
     rt.create(&b, &id).ok();
 
     let table = rt.cmd(&["list"]).ok().stdout;
-    let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(
         header,
         ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
         "table header: {table}"
     );
     assert!(
-        table.lines().skip(1).any(|l| l.split_whitespace().next() == Some(id.as_str())),
+        table
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().next() == Some(id.as_str())),
         "id missing from table: {table}"
     );
 
@@ -219,7 +255,10 @@ fn list_formats() {
     let v: serde_json::Value =
         serde_json::from_str(&js).unwrap_or_else(|e| panic!("list json ({e}): {js}"));
     let arr = v.as_array().expect("list --format json must be an array");
-    assert!(arr.iter().any(|c| c["id"] == id.as_str()), "id missing from {js}");
+    assert!(
+        arr.iter().any(|c| c["id"] == id.as_str()),
+        "id missing from {js}"
+    );
 
     let q = rt.cmd(&["list", "-q"]).ok().stdout;
     let lines: Vec<&str> = q.lines().filter(|l| !l.is_empty()).collect();
@@ -251,7 +290,11 @@ fn kill_term_with(sig: &str) {
     wait_file_contains(&log, "ready", Duration::from_secs(10)).expect("container never ready");
     rt.kill(&id, sig).ok();
     let s = wait_file_contains(&log, "got-term", Duration::from_secs(10));
-    assert!(s.is_some(), "signal {sig:?} did not reach the trap: {:?}", fs::read_to_string(&log));
+    assert!(
+        s.is_some(),
+        "signal {sig:?} did not reach the trap: {:?}",
+        fs::read_to_string(&log)
+    );
     rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
 }
 
@@ -305,17 +348,28 @@ fn children_of(pid: i32) -> Vec<i32> {
 fn kill_all_kills_every_process() {
     let mut b = Bundle::new(&[]);
     let out = b.out_dir();
-    b.set_args(&["sh", "-c", "sleep 100 & sleep 100 & echo ready > /out/r; wait"]);
+    b.set_args(&[
+        "sh",
+        "-c",
+        "sleep 100 & sleep 100 & echo ready > /out/r; wait",
+    ]);
     let rt = Runtime::new();
     let id = unique_id("kall");
     rt.run_with(&b, &id, &["-d"]).ok();
     wait_file(&out.join("r"), Duration::from_secs(10)).expect("never ready");
     let init = rt.pid(&id);
     let kids = children_of(init);
-    assert_eq!(kids.len(), 2, "expected two sleep children of {init}: {kids:?}");
+    assert_eq!(
+        kids.len(),
+        2,
+        "expected two sleep children of {init}: {kids:?}"
+    );
     rt.cmd(&["kill", "--all", &id, "KILL"]).ok();
     for k in kids {
-        assert!(wait_pid_gone(k, Duration::from_secs(10)), "child {k} survived kill --all");
+        assert!(
+            wait_pid_gone(k, Duration::from_secs(10)),
+            "child {k} survived kill --all"
+        );
     }
     rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
 }
@@ -351,13 +405,21 @@ fn pid_file_holds_init_host_pid() {
     let rt = Runtime::new();
     let id = unique_id("pidf");
     let pf = b.path().join("init.pid");
-    rt.create_with(&b, &id, &["--pid-file", pf.to_str().unwrap()]).ok();
+    rt.create_with(&b, &id, &["--pid-file", pf.to_str().unwrap()])
+        .ok();
     let s = fs::read_to_string(&pf).expect("pid file not written");
-    let pid: i32 = s.trim().parse().unwrap_or_else(|_| panic!("pid file content {s:?}"));
+    let pid: i32 = s
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("pid file content {s:?}"));
     assert_eq!(pid, rt.pid(&id));
     // It is the host pid of the container's init (pid 1 in its pid ns).
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap().to_string();
+    let nspid = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .unwrap()
+        .to_string();
     let last = nspid.split_whitespace().last().unwrap();
     assert_eq!(last, "1", "{nspid}");
 }

@@ -61,7 +61,9 @@ impl NetnsHolder {
         // Wait until the exec'd sleep is in its own netns.
         let me = host_ns("net");
         for _ in 0..200 {
-            let l = fs::read_link(h.ns_path()).ok().map(|p| p.to_string_lossy().to_string());
+            let l = fs::read_link(h.ns_path())
+                .ok()
+                .map(|p| p.to_string_lossy().to_string());
             if l.is_some() && l.as_deref() != Some(me.as_str()) {
                 return h;
             }
@@ -96,14 +98,23 @@ fn join_existing_netns_by_path() {
 fn user_namespace_mappings() {
     let mut b = Bundle::new(&[]);
     b.set_namespace("user", None);
-    b.config["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    b.config["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.config["linux"]["uidMappings"] =
+        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.config["linux"]["gidMappings"] =
+        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
     let rt = Runtime::new();
     let out = rt.run_ok(
         &mut b,
-        &["sh", "-c", "cat /proc/self/uid_map; cat /proc/self/gid_map; id -u; readlink /proc/self/ns/user"],
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; cat /proc/self/gid_map; id -u; readlink /proc/self/ns/user",
+        ],
     );
-    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert!(lines.len() >= 4, "output: {out}");
     assert_eq!(lines[0], ["0", "100000", "65536"], "uid_map: {out}");
     assert_eq!(lines[1], ["0", "100000", "65536"], "gid_map: {out}");
@@ -115,8 +126,10 @@ fn user_namespace_mappings() {
 fn user_namespace_process_runs_as_mapped_host_uid() {
     let mut b = Bundle::new(&["sleep", "30"]);
     b.set_namespace("user", None);
-    b.config["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    b.config["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.config["linux"]["uidMappings"] =
+        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.config["linux"]["gidMappings"] =
+        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
     let rt = Runtime::new();
     let id = unique_id("userns");
     rt.run_with(&b, &id, &["-d"]).ok();
@@ -142,7 +155,11 @@ fn time_namespace_offsets() {
     });
     let rt = Runtime::new();
     let id = unique_id("timens");
-    b.set_args(&["sh", "-c", "cat /proc/uptime; cat /proc/self/timens_offsets"]);
+    b.set_args(&[
+        "sh",
+        "-c",
+        "cat /proc/uptime; cat /proc/self/timens_offsets",
+    ]);
     let o = rt.run_with(&b, &id, &[]);
     if !o.success() && !runtime_is_hull() {
         println!(
@@ -153,15 +170,27 @@ fn time_namespace_offsets() {
         return;
     }
     let o = o.ok();
-    let host_up: f64 = fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let host_up: f64 = fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let inside_up: f64 = o.stdout.split_whitespace().next().unwrap().parse().unwrap();
     let diff = inside_up - host_up;
     assert!(
         (diff - YEAR as f64).abs() < 60.0,
         "uptime inside {inside_up} vs host {host_up}: diff {diff}, want ~{YEAR}"
     );
-    assert!(o.stdout.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["monotonic", &YEAR.to_string(), "0"]),
-        "timens_offsets: {}", o.stdout);
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["monotonic", &YEAR.to_string(), "0"]),
+        "timens_offsets: {}",
+        o.stdout
+    );
 }
 
 #[test]
@@ -169,9 +198,17 @@ fn uts_hostname() {
     let mut b = Bundle::new(&[]);
     b.config["hostname"] = json!("box-one");
     let rt = Runtime::new();
-    let out = rt.run_ok(&mut b, &["sh", "-c", "hostname; cat /proc/sys/kernel/hostname"]);
+    let out = rt.run_ok(
+        &mut b,
+        &["sh", "-c", "hostname; cat /proc/sys/kernel/hostname"],
+    );
     assert_eq!(out, "box-one\nbox-one\n");
-    assert_ne!(fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(), "box-one");
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim(),
+        "box-one"
+    );
 }
 
 #[test]
@@ -182,11 +219,19 @@ fn uts_domainname() {
     let rt = Runtime::new();
     let out = rt.run_ok(&mut b, &["cat", "/proc/sys/kernel/domainname"]);
     if out.trim() != "example.test" && !runtime_is_hull() {
-        println!("SKIP (HULL-ONLY): domainname -- runc 1.1 ignores it (got {:?})", out.trim());
+        println!(
+            "SKIP (HULL-ONLY): domainname -- runc 1.1 ignores it (got {:?})",
+            out.trim()
+        );
         return;
     }
     assert_eq!(out.trim(), "example.test");
-    assert_ne!(fs::read_to_string("/proc/sys/kernel/domainname").unwrap().trim(), "example.test");
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/domainname")
+            .unwrap()
+            .trim(),
+        "example.test"
+    );
 }
 
 /// A host network device made for a test; deleted on drop if it is still
@@ -198,7 +243,10 @@ struct HostLink {
 impl Drop for HostLink {
     fn drop(&mut self) {
         for n in &self.names {
-            let _ = Command::new("ip").args(["link", "del", n]).stderr(Stdio::null()).status();
+            let _ = Command::new("ip")
+                .args(["link", "del", n])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
@@ -221,13 +269,22 @@ fn net_devices_moved_into_container() {
     let n = unique_id("x");
     let suffix: String = n.chars().rev().take(6).collect();
     let dev = format!("hull-d{suffix}");
-    let mut link = HostLink { names: vec![dev.clone()] };
+    let mut link = HostLink {
+        names: vec![dev.clone()],
+    };
     // Prefer a dummy device; fall back to one end of a veth pair when the
     // kernel has no dummy driver.
-    let dummy = Command::new("ip").args(["link", "add", &dev, "type", "dummy"]).stderr(Stdio::null()).status().unwrap();
+    let dummy = Command::new("ip")
+        .args(["link", "add", &dev, "type", "dummy"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     if !dummy.success() {
         let peer = format!("hull-p{suffix}");
-        host("ip", &["link", "add", &dev, "type", "veth", "peer", "name", &peer]);
+        host(
+            "ip",
+            &["link", "add", &dev, "type", "veth", "peer", "name", &peer],
+        );
         link.names.push(peer);
     }
     assert!(link_exists(&dev));
@@ -240,7 +297,11 @@ fn net_devices_moved_into_container() {
     b.set_args(&["ip", "link", "show"]);
     let o = rt.run_with(&b, &id, &[]).ok();
     assert!(o.stdout.contains("eth9"), "eth9 not inside: {}", o.stdout);
-    assert!(!o.stdout.contains(&dev), "device kept its host name inside: {}", o.stdout);
+    assert!(
+        !o.stdout.contains(&dev),
+        "device kept its host name inside: {}",
+        o.stdout
+    );
     if !eth9_before && link_exists("eth9") {
         // Returned to the host under the container name: remove it.
         let _ = Command::new("ip").args(["link", "del", "eth9"]).status();

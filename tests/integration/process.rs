@@ -39,7 +39,10 @@ fn cwd_is_created_if_missing() {
 #[test]
 fn env_is_set() {
     let mut b = Bundle::new(&[]);
-    b.config["process"]["env"].as_array_mut().unwrap().push(json!("FOO=bar"));
+    b.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("FOO=bar"));
     let rt = Runtime::new();
     let out = rt.run_ok(&mut b, &["env"]);
     let lines: Vec<&str> = out.lines().collect();
@@ -57,11 +60,20 @@ fn user_uid_gid_and_additional_gids() {
     let mut it = out.lines();
     assert_eq!(it.next(), Some("1000"), "{out}");
     assert_eq!(it.next(), Some("1000"), "{out}");
-    let uid: Vec<String> = status_field(&out, "Uid").split_whitespace().map(String::from).collect();
+    let uid: Vec<String> = status_field(&out, "Uid")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     assert_eq!(uid, ["1000"; 4], "Uid line");
-    let gid: Vec<String> = status_field(&out, "Gid").split_whitespace().map(String::from).collect();
+    let gid: Vec<String> = status_field(&out, "Gid")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     assert_eq!(gid, ["1000"; 4], "Gid line");
-    let mut groups: Vec<u32> = status_field(&out, "Groups").split_whitespace().map(|g| g.parse().unwrap()).collect();
+    let mut groups: Vec<u32> = status_field(&out, "Groups")
+        .split_whitespace()
+        .map(|g| g.parse().unwrap())
+        .collect();
     groups.sort();
     assert_eq!(groups, [5, 6], "supplementary groups");
 }
@@ -71,7 +83,11 @@ fn root_user_has_no_stray_groups() {
     let mut b = Bundle::new(&[]);
     let rt = Runtime::new();
     let out = rt.run_ok(&mut b, &["cat", "/proc/self/status"]);
-    assert_eq!(status_field(&out, "Groups"), "", "root should have no supplementary groups");
+    assert_eq!(
+        status_field(&out, "Groups"),
+        "",
+        "root should have no supplementary groups"
+    );
 }
 
 #[test]
@@ -87,7 +103,14 @@ fn rlimit_nofile() {
     let mut b = Bundle::new(&[]);
     b.config["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "soft": 512, "hard": 768 }]);
     let rt = Runtime::new();
-    let out = rt.run_ok(&mut b, &["sh", "-c", "ulimit -n; ulimit -Hn; grep 'Max open files' /proc/self/limits"]);
+    let out = rt.run_ok(
+        &mut b,
+        &[
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn; grep 'Max open files' /proc/self/limits",
+        ],
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.first().copied(), Some("512"), "{out}");
     assert_eq!(lines.get(1).copied(), Some("768"), "{out}");
@@ -120,7 +143,13 @@ fn caps_bundle(uid: u32) -> Bundle {
 
 fn read_caps(out: &str) -> [u64; 5] {
     let get = |k: &str| u64::from_str_radix(&status_field(out, k), 16).unwrap();
-    [get("CapBnd"), get("CapEff"), get("CapPrm"), get("CapInh"), get("CapAmb")]
+    [
+        get("CapBnd"),
+        get("CapEff"),
+        get("CapPrm"),
+        get("CapInh"),
+        get("CapAmb"),
+    ]
 }
 
 #[test]
@@ -131,7 +160,13 @@ fn capabilities_non_root() {
     let rt = Runtime::new();
     let out = rt.run_ok(&mut b, &["grep", "^Cap", "/proc/self/status"]);
     let [bnd, eff, prm, inh, amb] = read_caps(&out);
-    let want_bnd = cap_mask(&[CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_KILL, CAP_NET_BIND_SERVICE, CAP_NET_RAW]);
+    let want_bnd = cap_mask(&[
+        CAP_CHOWN,
+        CAP_DAC_OVERRIDE,
+        CAP_KILL,
+        CAP_NET_BIND_SERVICE,
+        CAP_NET_RAW,
+    ]);
     let want_inh = cap_mask(&[CAP_KILL, CAP_NET_BIND_SERVICE]);
     let want_amb = cap_mask(&[CAP_NET_BIND_SERVICE]);
     assert_eq!(bnd, want_bnd, "CapBnd\n{out}");
@@ -152,9 +187,19 @@ fn capabilities_root() {
     let rt = Runtime::new();
     let out = rt.run_ok(&mut b, &["grep", "^Cap", "/proc/self/status"]);
     let [bnd, eff, prm, inh, amb] = read_caps(&out);
-    let want_bnd = cap_mask(&[CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_KILL, CAP_NET_BIND_SERVICE, CAP_NET_RAW]);
+    let want_bnd = cap_mask(&[
+        CAP_CHOWN,
+        CAP_DAC_OVERRIDE,
+        CAP_KILL,
+        CAP_NET_BIND_SERVICE,
+        CAP_NET_RAW,
+    ]);
     assert_eq!(bnd, want_bnd, "CapBnd\n{out}");
-    assert_eq!(inh, cap_mask(&[CAP_KILL, CAP_NET_BIND_SERVICE]), "CapInh\n{out}");
+    assert_eq!(
+        inh,
+        cap_mask(&[CAP_KILL, CAP_NET_BIND_SERVICE]),
+        "CapInh\n{out}"
+    );
     assert_eq!(amb, cap_mask(&[CAP_NET_BIND_SERVICE]), "CapAmb\n{out}");
     let want_prm = cap_mask(&[CAP_CHOWN, CAP_KILL, CAP_NET_BIND_SERVICE, CAP_NET_RAW]);
     assert_eq!(prm, want_prm, "CapPrm\n{out}");
@@ -172,7 +217,16 @@ fn capabilities_of_running_init_seen_from_host() {
     let st = fs::read_to_string(format!("/proc/{}/status", rt.pid(&id))).unwrap();
     let [bnd, eff, ..] = read_caps(&st);
     assert_eq!(eff, cap_mask(&[CAP_NET_BIND_SERVICE]));
-    assert_eq!(bnd, cap_mask(&[CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_KILL, CAP_NET_BIND_SERVICE, CAP_NET_RAW]));
+    assert_eq!(
+        bnd,
+        cap_mask(&[
+            CAP_CHOWN,
+            CAP_DAC_OVERRIDE,
+            CAP_KILL,
+            CAP_NET_BIND_SERVICE,
+            CAP_NET_RAW
+        ])
+    );
 }
 
 #[test]
@@ -198,7 +252,11 @@ fn oom_score_adj() {
     let mut b = Bundle::new(&[]);
     b.config["process"]["oomScoreAdj"] = json!(500);
     let rt = Runtime::new();
-    assert_eq!(rt.run_ok(&mut b, &["cat", "/proc/self/oom_score_adj"]).trim(), "500");
+    assert_eq!(
+        rt.run_ok(&mut b, &["cat", "/proc/self/oom_score_adj"])
+            .trim(),
+        "500"
+    );
 }
 
 /// Receive one fd over SCM_RIGHTS from the first connection on `l`.
@@ -207,8 +265,13 @@ fn recv_console_fd(l: UnixListener) -> OwnedFd {
     let mut buf = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 4]);
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
-        .expect("recvmsg on console socket");
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg on console socket");
     for c in msg.cmsgs().expect("cmsgs") {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
@@ -225,7 +288,11 @@ fn read_pty(fd: &OwnedFd, timeout: Duration) -> String {
     let mut out = Vec::new();
     let mut f = fs::File::from(fd.try_clone().unwrap());
     while Instant::now() < deadline {
-        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let r = unsafe { libc::poll(&mut p, 1, 200) };
         if r <= 0 {
             continue;
@@ -291,7 +358,10 @@ fn preserve_fds_passes_extra_fd() {
     let bp = b.path().to_string_lossy().to_string();
     let o = rt.cmd_opts(
         &["run", "--bundle", &bp, "--preserve-fds", "1", &id],
-        CmdOpts { extra_fd: Some((wr.as_raw_fd(), 3)), ..Default::default() },
+        CmdOpts {
+            extra_fd: Some((wr.as_raw_fd(), 3)),
+            ..Default::default()
+        },
     );
     drop(wr);
     let o = o.ok();
@@ -315,17 +385,28 @@ fn fds_not_preserved_by_default() {
     let bp = b.path().to_string_lossy().to_string();
     rt.cmd_opts(
         &["run", "-d", "--bundle", &bp, &id],
-        CmdOpts { extra_fd: Some((wr.as_raw_fd(), 3)), ..Default::default() },
+        CmdOpts {
+            extra_fd: Some((wr.as_raw_fd(), 3)),
+            ..Default::default()
+        },
     )
     .ok();
     let pid = rt.pid(&id);
     let mut fds = Vec::new();
     for e in fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
-        let target = fs::read_link(e.path()).map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+        let target = fs::read_link(e.path())
+            .map(|p| p.to_string_lossy().to_string())
+            .unwrap_or_default();
         fds.push((e.file_name().to_string_lossy().to_string(), target));
     }
-    assert!(!fds.iter().any(|(_, t)| *t == pipe_name), "init holds the unpreserved fd: {fds:?}");
-    assert!(!fds.iter().any(|(n, _)| n == "3"), "init has an fd 3: {fds:?}");
+    assert!(
+        !fds.iter().any(|(_, t)| *t == pipe_name),
+        "init holds the unpreserved fd: {fds:?}"
+    );
+    assert!(
+        !fds.iter().any(|(n, _)| n == "3"),
+        "init has an fd 3: {fds:?}"
+    );
 }
 
 #[test]
@@ -336,11 +417,17 @@ fn personality_linux32() {
     let out = rt.run_ok(&mut b, &["uname", "-m"]);
     let host_m = host("uname", &["-m"]);
     if host_m.trim() != "x86_64" {
-        println!("SKIP: personality LINUX32 check written for x86_64 hosts (host is {})", host_m.trim());
+        println!(
+            "SKIP: personality LINUX32 check written for x86_64 hosts (host is {})",
+            host_m.trim()
+        );
         return;
     }
     if out.trim() == "x86_64" && !runtime_is_hull() {
-        println!("SKIP (HULL-ONLY): linux.personality -- runc 1.1 ignores it (uname -m {:?})", out.trim());
+        println!(
+            "SKIP (HULL-ONLY): linux.personality -- runc 1.1 ignores it (uname -m {:?})",
+            out.trim()
+        );
         return;
     }
     assert!(
@@ -360,7 +447,9 @@ fn io_priority_idle() {
     let id = unique_id("ioprio");
     rt.run_with(&b, &id, &["-d"]).ok();
     let pid = rt.pid(&id);
-    let v = unsafe { libc::syscall(libc::SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, pid) };
+    let v = unsafe {
+        libc::syscall(libc::SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, pid)
+    };
     assert!(v >= 0, "ioprio_get failed");
     assert_eq!(v >> 13, 3, "I/O class of {pid}: raw {v}, want IDLE (3)");
 }

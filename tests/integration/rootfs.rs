@@ -12,7 +12,14 @@ use std::time::Duration;
 fn readonly_root_refuses_writes() {
     let mut b = Bundle::new(&[]);
     let rt = Runtime::new();
-    let out = rt.run_ok(&mut b, &["sh", "-c", "touch /x 2>/dev/null && echo wrote || echo refused"]);
+    let out = rt.run_ok(
+        &mut b,
+        &[
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null && echo wrote || echo refused",
+        ],
+    );
     assert_eq!(out.trim(), "refused");
     assert!(!b.rootfs().join("x").exists());
 }
@@ -22,7 +29,10 @@ fn writable_root_allows_writes() {
     let mut b = Bundle::new(&[]);
     b.config["root"]["readonly"] = json!(false);
     let rt = Runtime::new();
-    let out = rt.run_ok(&mut b, &["sh", "-c", "echo data > /x && echo wrote || echo refused"]);
+    let out = rt.run_ok(
+        &mut b,
+        &["sh", "-c", "echo data > /x && echo wrote || echo refused"],
+    );
     assert_eq!(out.trim(), "wrote");
     assert_eq!(fs::read_to_string(b.rootfs().join("x")).unwrap(), "data\n");
 }
@@ -36,7 +46,11 @@ fn bind_mount_readonly() {
     let rt = Runtime::new();
     let out = rt.run_ok(
         &mut b,
-        &["sh", "-c", "cat /mnt/ro/f; touch /mnt/ro/y 2>/dev/null && echo wrote || echo refused"],
+        &[
+            "sh",
+            "-c",
+            "cat /mnt/ro/f; touch /mnt/ro/y 2>/dev/null && echo wrote || echo refused",
+        ],
     );
     assert_eq!(out, "hello\nrefused\n");
     assert!(!host_dir.path().join("y").exists());
@@ -48,9 +62,15 @@ fn bind_mount_readwrite() {
     let mut b = Bundle::new(&[]);
     b.bind(host_dir.path(), "/mnt/rw", &["rw"]);
     let rt = Runtime::new();
-    let out = rt.run_ok(&mut b, &["sh", "-c", "echo from-inside > /mnt/rw/y && echo wrote"]);
+    let out = rt.run_ok(
+        &mut b,
+        &["sh", "-c", "echo from-inside > /mnt/rw/y && echo wrote"],
+    );
     assert_eq!(out.trim(), "wrote");
-    assert_eq!(fs::read_to_string(host_dir.path().join("y")).unwrap(), "from-inside\n");
+    assert_eq!(
+        fs::read_to_string(host_dir.path().join("y")).unwrap(),
+        "from-inside\n"
+    );
 }
 
 #[test]
@@ -69,13 +89,25 @@ fn bind_mount_of_a_file() {
 #[test]
 fn tmpfs_mount_with_options() {
     let mut b = Bundle::new(&[]);
-    b.add_mount(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
-        "options": ["nosuid", "nodev", "size=1m", "mode=750"]}));
+    b.add_mount(
+        json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "nodev", "size=1m", "mode=750"]}),
+    );
     let rt = Runtime::new();
-    let out = rt.run_ok(&mut b, &["sh", "-c", "grep ' /scratch ' /proc/mounts; stat -c %a /scratch"]);
+    let out = rt.run_ok(
+        &mut b,
+        &[
+            "sh",
+            "-c",
+            "grep ' /scratch ' /proc/mounts; stat -c %a /scratch",
+        ],
+    );
     let line = out.lines().next().unwrap_or("");
     let f: Vec<&str> = line.split_whitespace().collect();
-    assert!(f.len() >= 4 && f[2] == "tmpfs", "no tmpfs at /scratch: {out}");
+    assert!(
+        f.len() >= 4 && f[2] == "tmpfs",
+        "no tmpfs at /scratch: {out}"
+    );
     let opts: Vec<&str> = f[3].split(',').collect();
     for want in ["nosuid", "nodev", "size=1024k", "mode=750"] {
         assert!(opts.contains(&want), "option {want} missing: {line}");
@@ -86,7 +118,12 @@ fn tmpfs_mount_with_options() {
 /// A masked file that exists and is non-empty on this host (kernels
 /// without CONFIG_PROC_KCORE have no /proc/kcore).
 fn masked_candidate() -> &'static str {
-    for f in ["/proc/kcore", "/proc/timer_list", "/proc/keys", "/proc/sched_debug"] {
+    for f in [
+        "/proc/kcore",
+        "/proc/timer_list",
+        "/proc/keys",
+        "/proc/sched_debug",
+    ] {
         let nonempty = fs::File::open(f)
             .and_then(|mut fh| {
                 let mut buf = [0u8; 16];
@@ -113,7 +150,9 @@ fn masked_file_reads_empty() {
 #[test]
 fn masked_directory_lists_empty() {
     assert!(
-        fs::read_dir("/sys/firmware").map(|mut d| d.next().is_some()).unwrap_or(false),
+        fs::read_dir("/sys/firmware")
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false),
         "precondition: host /sys/firmware should not be empty"
     );
     let mut b = Bundle::new(&[]);
@@ -137,7 +176,10 @@ fn unmasked_when_not_listed() {
 /// writable unless /proc/sys is read-only.
 fn with_net_admin(b: &mut Bundle) {
     for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_NET_ADMIN"));
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_NET_ADMIN"));
     }
 }
 
@@ -158,8 +200,14 @@ fn readonly_path_refuses_writes() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.first().copied(), Some("refused"), "{out}");
     assert_eq!(lines.get(1).copied(), Some("0"), "{out}");
-    let opts = lines.get(2).and_then(|l| l.split_whitespace().nth(3)).unwrap_or("");
-    assert!(opts.split(',').any(|o| o == "ro"), "/proc/sys not ro: {out}");
+    let opts = lines
+        .get(2)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap_or("");
+    assert!(
+        opts.split(',').any(|o| o == "ro"),
+        "/proc/sys not ro: {out}"
+    );
 }
 
 #[test]
@@ -172,11 +220,20 @@ fn proc_sys_writable_when_not_readonly_path() {
     let rt = Runtime::new();
     let out = rt.run_ok(
         &mut b,
-        &["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward"],
+        &[
+            "sh",
+            "-c",
+            "echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward",
+        ],
     );
     assert_eq!(out.trim(), "1");
-    assert_eq!(fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap().trim(), "0",
-        "host ip_forward changed");
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .trim(),
+        "0",
+        "host ip_forward changed"
+    );
 }
 
 #[test]
@@ -191,7 +248,14 @@ fn default_devices() {
             "for d in null zero full random urandom tty; do echo $d $(stat -c '%F %t %T' /dev/$d); done",
         ],
     );
-    for (d, maj, min) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    for (d, maj, min) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         let want = format!("{d} character special file {maj:x} {min:x}");
         assert!(out.lines().any(|l| l == want), "want {want:?} in:\n{out}");
     }
@@ -203,7 +267,11 @@ fn default_devices_usable() {
     let rt = Runtime::new();
     let out = rt.run_ok(
         &mut b,
-        &["sh", "-c", "echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 8 /dev/urandom | wc -c"],
+        &[
+            "sh",
+            "-c",
+            "echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 8 /dev/urandom | wc -c",
+        ],
     );
     assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["4", "8"]);
 }
@@ -214,7 +282,11 @@ fn default_dev_symlinks() {
     let rt = Runtime::new();
     let out = rt.run_ok(
         &mut b,
-        &["sh", "-c", "for l in fd stdin stdout stderr ptmx; do echo $l $(readlink /dev/$l); done"],
+        &[
+            "sh",
+            "-c",
+            "for l in fd stdin stdout stderr ptmx; do echo $l $(readlink /dev/$l); done",
+        ],
     );
     for want in [
         "fd /proc/self/fd",
@@ -274,7 +346,9 @@ fn rootfs_propagation_shared() {
     let out = rt.run_ok(&mut b, &["cat", "/proc/self/mountinfo"]);
     let opt = root_mount_optional_fields(&out);
     if !opt.contains("shared:") && !runtime_is_hull() {
-        println!("SKIP (HULL-ONLY): rootfsPropagation shared -- runc 1.1 leaves the container root private ({opt:?})");
+        println!(
+            "SKIP (HULL-ONLY): rootfsPropagation shared -- runc 1.1 leaves the container root private ({opt:?})"
+        );
         return;
     }
     assert!(opt.contains("shared:"), "root mount not shared: {opt:?}");
@@ -287,7 +361,10 @@ fn rootfs_propagation_private() {
     let rt = Runtime::new();
     let out = rt.run_ok(&mut b, &["cat", "/proc/self/mountinfo"]);
     let opt = root_mount_optional_fields(&out);
-    assert!(!opt.contains("shared:") && !opt.contains("master:"), "root mount not private: {opt:?}");
+    assert!(
+        !opt.contains("shared:") && !opt.contains("master:"),
+        "root mount not private: {opt:?}"
+    );
 }
 
 #[test]
@@ -297,8 +374,13 @@ fn sysctl_applied_in_container_netns() {
     let rt = Runtime::new();
     let out = rt.run_ok(&mut b, &["cat", "/proc/sys/net/ipv4/ip_forward"]);
     assert_eq!(out.trim(), "1");
-    assert_eq!(fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap().trim(), "0",
-        "host ip_forward changed");
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .trim(),
+        "0",
+        "host ip_forward changed"
+    );
 }
 
 #[test]
@@ -306,22 +388,38 @@ fn mount_under_symlink_stays_in_rootfs() {
     let host_dir = TempDir::new("escape");
     let mut b = Bundle::new(&[]);
     symlink(host_dir.path(), b.rootfs().join("evil")).unwrap();
-    b.add_mount(json!({"destination": "/evil/x", "type": "tmpfs", "source": "tmpfs",
-        "options": ["size=64k"]}));
+    b.add_mount(
+        json!({"destination": "/evil/x", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=64k"]}),
+    );
     let rt = Runtime::new();
     let id = unique_id("escape");
     b.set_args(&["sh", "-c", "touch /evil/x/marker; echo done"]);
     let o = rt.run_with(&b, &id, &[]);
     // Whether the runtime refuses or contains the mount, nothing may
     // appear in the host dir the symlink points to.
-    let entries: Vec<_> = fs::read_dir(host_dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert!(entries.is_empty(), "mount escaped the rootfs: {entries:?} ({o})");
-    assert!(mounts_under(host_dir.path()).is_empty(), "host dir got a mount");
+    let entries: Vec<_> = fs::read_dir(host_dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        entries.is_empty(),
+        "mount escaped the rootfs: {entries:?} ({o})"
+    );
+    assert!(
+        mounts_under(host_dir.path()).is_empty(),
+        "host dir got a mount"
+    );
 }
 
 #[test]
 fn no_pivot_works() {
-    let mut b = Bundle::new(&["sh", "-c", "echo pivotless; cat /proc/self/mountinfo | wc -l"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "echo pivotless; cat /proc/self/mountinfo | wc -l",
+    ]);
     b.set_args(&["sh", "-c", "echo pivotless; ls /bin/busybox"]);
     let rt = Runtime::new();
     let id = unique_id("nopivot");
@@ -374,5 +472,8 @@ fn container_mounts_not_visible_on_host() {
     rt.create_start(&b, &id);
     let bp = b.path().to_string_lossy().to_string();
     let left = mountinfo_mentioning(&bp);
-    assert!(left.is_empty(), "container mounts leaked to the host ns: {left:#?}");
+    assert!(
+        left.is_empty(),
+        "container mounts leaked to the host ns: {left:#?}"
+    );
 }
