@@ -9,7 +9,7 @@ use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 
 pub use v1::V1Manager;
-pub use v1::{Hierarchy, hierarchies as v1_hierarchies, unescape as unescape_mountinfo};
+pub use v1::{Hierarchy, hierarchies as v1_hierarchies};
 pub use v2::V2Manager;
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";

@@ -123,10 +123,11 @@ pub fn supervise(init: i32, master: Option<OwnedFd>, fixed_size: bool) -> Result
     .ctx(|| "signalfd".into())?;
     let _raw = master.as_ref().map(|_| RawMode::enter());
     // Follow the caller's terminal size unless the config fixed one.
-    if let (Some(m), Some(ws), false) = (&master, crate::console::window_size(0), fixed_size) {
-        if ws.ws_row > 0 && ws.ws_col > 0 {
-            crate::console::set_window_size(m.as_raw_fd(), &ws);
-        }
+    if let (Some(m), Some(ws), false) = (&master, crate::console::window_size(0), fixed_size)
+        && ws.ws_row > 0
+        && ws.ws_col > 0
+    {
+        crate::console::set_window_size(m.as_raw_fd(), &ws);
     }
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();

@@ -81,36 +81,6 @@ pub fn prepare(s: &Setup) -> Result<()> {
     Ok(())
 }
 
-/// Makes the mount holding `path` private, if it is shared.
-fn make_parent_mount_private(path: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .ctx(|| "read /proc/self/mountinfo".into())?;
-    let mut best: Option<(PathBuf, bool)> = None;
-    for line in info.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        if fields.len() < 7 {
-            continue;
-        }
-        let mp = PathBuf::from(crate::cgroups::unescape_mountinfo(fields[4]));
-        let shared = fields[6..]
-            .iter()
-            .take_while(|f| **f != "-")
-            .any(|f| f.starts_with("shared:"));
-        if path.starts_with(&mp)
-            && best
-                .as_ref()
-                .is_none_or(|(b, _)| mp.as_os_str().len() >= b.as_os_str().len())
-        {
-            best = Some((mp, shared));
-        }
-    }
-    if let Some((mp, true)) = best {
-        mount(NONE, &mp, NONE, MsFlags::MS_PRIVATE, NONE)
-            .ctx(|| format!("make {} private for pivot_root", mp.display()))?;
-    }
-    Ok(())
-}
-
 fn bind_source(s: &Setup, m: &Mount) -> PathBuf {
     let src = m.source().clone().unwrap_or_default();
     if src.is_absolute() {
