@@ -6,6 +6,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod console;
 pub mod container;
+pub mod hooks;
 pub mod logging;
 pub mod namespaces;
 pub mod process;

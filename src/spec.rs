@@ -13,6 +13,8 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub spec: Spec,
     pub rootfs: PathBuf,
+    /// config.json as read, kept in the state dir for later commands.
+    pub raw: Vec<u8>,
 }
 
 impl Bundle {
@@ -53,7 +55,12 @@ impl Bundle {
         }
         let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
         validate(&file_name, &spec)?;
-        Ok(Bundle { dir, spec, rootfs })
+        Ok(Bundle {
+            dir,
+            spec,
+            rootfs,
+            raw: text,
+        })
     }
 }
 

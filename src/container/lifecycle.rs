@@ -124,6 +124,8 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         let container = Container::from_parts(dir.clone(), state, lock);
         // The init must be killed if anything below fails.
         let finish = || -> Result<()> {
+            std::fs::write(dir.join(crate::spec::CONFIG), &bundle.raw)
+                .ctx(|| format!("save {}", dir.join(crate::spec::CONFIG).display()))?;
             write_state(&dir, &container.state)?;
             if let Some(p) = &o.pid_file {
                 write_pid_file(p, launched.pid)?;
@@ -193,7 +195,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         return Err(Error::msg(format!("start: {reply}")));
     }
     c.state.status = Status::Running;
-    c.save()
+    c.save()?;
+    c.run_hooks_warn(crate::hooks::Kind::Poststart, "running");
+    Ok(())
 }
 
 /// `kill`: a signal to the init, or with `all` to every process in the cgroup.
@@ -279,6 +283,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 /// Removes the cgroup (killing anything left in it) and the state dir.
 pub fn destroy(c: &Container) -> Result<()> {
     cgroups::manager(&c.state.cgroup_path).destroy()?;
+    c.run_hooks_warn(crate::hooks::Kind::Poststop, "stopped");
     c.remove_dir()
 }
 

@@ -210,6 +210,37 @@ impl Container {
         }
     }
 
+    /// The config.json the container was created from (saved at create).
+    pub fn saved_spec(&self) -> Result<oci_spec::runtime::Spec> {
+        let path = self.dir.join(crate::spec::CONFIG);
+        let text = std::fs::read(&path).ctx(|| format!("read {}", path.display()))?;
+        crate::spec::parse(&path.display().to_string(), &text)
+    }
+
+    /// Runs hooks of one kind from the saved config, warning on failure.
+    pub fn run_hooks_warn(&self, kind: crate::hooks::Kind, status: &str) {
+        let path = self.dir.join(crate::spec::CONFIG);
+        // Most configs have no hooks: skip the parse when the text says so.
+        match std::fs::read(&path) {
+            Ok(text) if text.windows(7).any(|w| w == b"\"hooks\"") => {}
+            _ => return,
+        }
+        match self.saved_spec() {
+            Ok(spec) => {
+                let state = crate::hooks::state_json(
+                    spec.version(),
+                    &self.state.id,
+                    status,
+                    self.state.pid,
+                    &self.state.bundle,
+                    &spec,
+                );
+                crate::hooks::run_warn(&spec, kind, &state);
+            }
+            Err(e) => crate::logging::warn(format!("{}: {e}", kind.field())),
+        }
+    }
+
     /// Removes the state dir and everything in it.
     pub fn remove_dir(&self) -> Result<()> {
         match std::fs::remove_dir_all(&self.dir) {

@@ -5,6 +5,7 @@
 use super::attrs;
 use super::sync::{Channel, Msg};
 use crate::error::{Context, Error, Result};
+use crate::hooks;
 use crate::namespaces::Plan;
 use crate::rootfs;
 use crate::security::{self, capabilities};
@@ -128,7 +129,11 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let process = spec.process().as_ref().expect("validated");
     let chan = channel(cfg);
     reset_signals();
-    chan.expect(Msg::Go)?;
+    let host_pid = match chan.recv()? {
+        Some(Msg::Go { pid }) => pid,
+        Some(Msg::Error { msg }) => return Err(Error::Msg(msg)),
+        other => return Err(Error::msg(format!("sync: expected Go, got {other:?}"))),
+    };
     let in_userns =
         cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
     if cfg.plan.creates(LinuxNamespaceType::Cgroup) {
@@ -148,6 +153,16 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         in_userns,
     })?;
+    if !hooks::list(spec, hooks::Kind::Prestart).is_empty()
+        || !hooks::list(spec, hooks::Kind::CreateRuntime).is_empty()
+    {
+        chan.send(&Msg::RunHooks)?;
+        chan.expect(Msg::HooksDone)?;
+    }
+    let hook_state = |status: &str| {
+        hooks::state_json(spec.version(), cfg.id, status, host_pid, cfg.bundle, spec)
+    };
+    hooks::run(spec, hooks::Kind::CreateContainer, &hook_state("creating"))?;
     rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
     if process.terminal().unwrap_or(false) {
         let fd = cfg.console_fd.ok_or_else(|| {
@@ -218,6 +233,11 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         }
     };
     drop(listener);
+    if let Err(e) = hooks::run(spec, hooks::Kind::StartContainer, &hook_state("created")) {
+        let _ = nix::unistd::write(&conn, e.to_string().as_bytes());
+        // SAFETY: see die().
+        unsafe { libc::_exit(1) }
+    }
     pass_fds(cfg.inherited_fds);
     let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
     let msg = format!("exec {:?}: {err}", exe);

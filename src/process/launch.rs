@@ -8,6 +8,7 @@ use super::sync::{Channel, Msg};
 use crate::cgroups::Manager;
 use crate::container::START_SOCKET;
 use crate::error::{Context, Error, Result};
+use crate::hooks;
 use crate::namespaces::{self, Plan};
 use crate::spec::Bundle;
 use nix::sched::CloneFlags;
@@ -233,14 +234,25 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32) -> Result<()> {
     if let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
         namespaces::move_net_devices(pid, devs)?;
     }
-    chan.send(&Msg::Go)?;
-    match chan.recv()? {
-        Some(Msg::Ready) => Ok(()),
-        Some(Msg::Error { msg }) => Err(Error::Msg(msg)),
-        Some(other) => Err(Error::msg(format!("sync: unexpected {other:?} from init"))),
-        None => Err(Error::msg(
-            "container init exited during set-up without reporting an error",
-        )),
+    chan.send(&Msg::Go { pid })?;
+    loop {
+        match chan.recv()? {
+            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::RunHooks) => {
+                let state =
+                    hooks::state_json(spec.version(), o.id, "creating", pid, &o.bundle.dir, spec);
+                hooks::run(spec, hooks::Kind::Prestart, &state)?;
+                hooks::run(spec, hooks::Kind::CreateRuntime, &state)?;
+                chan.send(&Msg::HooksDone)?;
+            }
+            Some(Msg::Error { msg }) => return Err(Error::Msg(msg)),
+            Some(other) => return Err(Error::msg(format!("sync: unexpected {other:?} from init"))),
+            None => {
+                return Err(Error::msg(
+                    "container init exited during set-up without reporting an error",
+                ));
+            }
+        }
     }
 }
 

@@ -14,7 +14,12 @@ pub enum Msg {
     /// stage 1 -> parent: the host pid of the container init.
     InitPid { pid: i32 },
     /// parent -> init: the cgroup is joined and devices moved; carry on.
-    Go,
+    /// Carries the init's pid as the host sees it (for hook state).
+    Go { pid: i32 },
+    /// init -> parent: run the prestart and createRuntime hooks now.
+    RunHooks,
+    /// parent -> init: the hooks succeeded.
+    HooksDone,
     /// init -> parent: set up and waiting for `start`.
     Ready,
     /// any stage -> parent: set-up failed.

@@ -1,0 +1,139 @@
+//! Lifecycle hooks of config.md: each runs with the container state JSON on
+//! stdin, its own args and env, and an optional timeout.
+
+use crate::error::{Context, Error, Result};
+use oci_spec::runtime::{Hook, Hooks, Spec};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl Kind {
+    pub fn field(self) -> &'static str {
+        match self {
+            Kind::Prestart => "hooks.prestart",
+            Kind::CreateRuntime => "hooks.createRuntime",
+            Kind::CreateContainer => "hooks.createContainer",
+            Kind::StartContainer => "hooks.startContainer",
+            Kind::Poststart => "hooks.poststart",
+            Kind::Poststop => "hooks.poststop",
+        }
+    }
+
+    #[allow(deprecated)]
+    pub fn of(self, hooks: &Hooks) -> &[Hook] {
+        let v = match self {
+            Kind::Prestart => hooks.prestart(),
+            Kind::CreateRuntime => hooks.create_runtime(),
+            Kind::CreateContainer => hooks.create_container(),
+            Kind::StartContainer => hooks.start_container(),
+            Kind::Poststart => hooks.poststart(),
+            Kind::Poststop => hooks.poststop(),
+        };
+        v.as_deref().unwrap_or(&[])
+    }
+}
+
+/// The hooks of one kind in a spec.
+pub fn list(spec: &Spec, kind: Kind) -> &[Hook] {
+    spec.hooks().as_ref().map(|h| kind.of(h)).unwrap_or(&[])
+}
+
+/// The state a hook reads on stdin.
+pub fn state_json(
+    spec_version: &str,
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &std::path::Path,
+    spec: &Spec,
+) -> String {
+    let mut v = serde_json::json!({
+        "ociVersion": spec_version,
+        "id": id,
+        "status": status,
+        "bundle": bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    });
+    if pid > 0 {
+        v["pid"] = serde_json::json!(pid);
+    }
+    v.to_string()
+}
+
+/// Runs every hook of `kind` in order; the first failure stops the rest.
+pub fn run(spec: &Spec, kind: Kind, state: &str) -> Result<()> {
+    for (i, hook) in list(spec, kind).iter().enumerate() {
+        run_one(hook, state)
+            .map_err(|e| e.wrap(format!("{}[{i}] ({})", kind.field(), hook.path().display())))?;
+    }
+    Ok(())
+}
+
+/// Like `run`, but failures only warn (poststart, poststop).
+pub fn run_warn(spec: &Spec, kind: Kind, state: &str) {
+    if let Err(e) = run(spec, kind, state) {
+        crate::logging::warn(e.to_string());
+        eprintln!("hull: warning: {e}");
+    }
+}
+
+fn run_one(hook: &Hook, state: &str) -> Result<()> {
+    let started = Instant::now();
+    let mut cmd = Command::new(hook.path());
+    if let Some(args) = hook.args().as_ref().filter(|a| !a.is_empty()) {
+        cmd.arg0(&args[0]).args(&args[1..]);
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.spawn().ctx(|| "start hook".into())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that ignores its stdin is fine: EPIPE is not an error.
+        let _ = stdin.write_all(state.as_bytes());
+    }
+    let deadline = hook
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| started + Duration::from_secs(t as u64));
+    let mut delay = Duration::from_micros(200);
+    let status = loop {
+        if let Some(st) = child.try_wait().ctx(|| "wait for hook".into())? {
+            break st;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::msg(format!(
+                "timed out after {}s",
+                hook.timeout().unwrap_or(0)
+            )));
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(20));
+    };
+    crate::logging::debug(format!(
+        "hook {} exited with {status} after {:?}",
+        hook.path().display(),
+        started.elapsed()
+    ));
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::msg(format!("hook failed: {status}")))
+    }
+}
