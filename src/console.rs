@@ -13,7 +13,7 @@ nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, libc::winsize);
 /// In the init, after pivot_root: opens a pty, sends its master to
 /// `socket`, makes the slave the controlling terminal and stdio, and binds
 /// it over /dev/console.
-pub fn setup_in_container(socket: RawFd, size: Option<(u16, u16)>) -> Result<()> {
+pub fn setup_in_container(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) -> Result<()> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -66,6 +66,9 @@ pub fn setup_in_container(socket: RawFd, size: Option<(u16, u16)>) -> Result<()>
             return Err(std::io::Error::last_os_error())
                 .ctx(|| format!("dup pty slave to fd {target}"));
         }
+    }
+    if !bind_console {
+        return Ok(());
     }
     // /dev/console is the container's terminal too.
     let console = std::path::Path::new("/dev/console");

@@ -311,3 +311,56 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<std::ffi::CString> 
         "process.args[0]: exec {arg0:?}: executable file not found in $PATH ({path})"
     )))
 }
+
+/// Everything about the process itself, in the order the kernel needs:
+/// scheduling and limits while still privileged, then the bounding set,
+/// the uid/gid change with caps kept, the final capability sets, umask
+/// and working directory.
+pub fn apply_process(process: &Process, spec: &Spec, in_userns: bool) -> Result<()> {
+    use crate::security::capabilities;
+    set_oom_score_adj(process)?;
+    set_rlimits(process)?;
+    set_personality(spec)?;
+    set_io_priority(process)?;
+    set_scheduler(process)?;
+    if let Some(aff) = process.exec_cpu_affinity() {
+        set_cpu_affinity(aff.cpu_affinity_final().as_ref(), "process.execCPUAffinity.final", 0)?;
+    }
+    let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
+    capabilities::drop_bounding(caps.bounding)?;
+    capabilities::set_keep_caps(true)?;
+    set_user(process, in_userns)?;
+    capabilities::set_keep_caps(false)?;
+    capabilities::apply_sets(&caps)?;
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd.as_path()).ctx(|| format!("process.cwd: chdir {}", cwd.display()))
+}
+
+pub fn to_cstrings(v: &[String], field: &str) -> Result<Vec<std::ffi::CString>> {
+    v.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            std::ffi::CString::new(s.as_str()).map_err(|_| Error::msg(format!("{field}[{i}]: holds a NUL byte")))
+        })
+        .collect()
+}
+
+/// Keeps stdio and the passed descriptors open across exec; marks every
+/// other descriptor close-on-exec so none of hull's leak into the container.
+pub fn pass_fds(inherited: i32) {
+    for fd in 3..3 + inherited {
+        // SAFETY: clearing FD_CLOEXEC on a descriptor number only changes flags.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            (3 + inherited) as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+}

@@ -2,6 +2,7 @@
 //! and waiting.
 
 pub mod attrs;
+pub mod exec;
 mod init;
 pub mod launch;
 pub mod signals;

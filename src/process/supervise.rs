@@ -32,6 +32,19 @@ pub fn block_signals() -> Result<()> {
         .ctx(|| "block signals".into())
 }
 
+/// Unblocks every signal and restores default dispositions, for a child
+/// about to become a container process.
+pub fn reset_signal_state() {
+    use nix::sys::signal::{SigHandler, signal};
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: restoring default dispositions installs no Rust handler.
+            let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+        }
+    }
+}
+
 pub fn become_subreaper() -> Result<()> {
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {

@@ -1,0 +1,165 @@
+//! `exec`: a new process inside a running container. A first stage joins
+//! every namespace of the container's init (user first, mount last) and
+//! forks the process, which the parent puts in the container's cgroup
+//! before it sets itself up and execs.
+
+use super::attrs;
+use super::sync::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use oci_spec::runtime::{Process, Spec};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+/// Namespace kinds in the order they are joined.
+const KINDS: [(&str, libc::c_int); 8] = [
+    ("user", libc::CLONE_NEWUSER),
+    ("ipc", libc::CLONE_NEWIPC),
+    ("uts", libc::CLONE_NEWUTS),
+    ("net", libc::CLONE_NEWNET),
+    ("pid", libc::CLONE_NEWPID),
+    ("cgroup", libc::CLONE_NEWCGROUP),
+    ("time", libc::CLONE_NEWTIME),
+    ("mnt", libc::CLONE_NEWNS),
+];
+
+pub struct ExecTarget<'a> {
+    pub init_pid: i32,
+    pub spec: &'a Spec,
+    pub process: &'a Process,
+    pub console: Option<OwnedFd>,
+    pub preserve_fds: i32,
+    /// Adds the new process to the container's cgroup (run by the parent).
+    pub join_cgroup: &'a dyn Fn(i32) -> Result<()>,
+}
+
+/// The namespaces of `pid` that differ from hull's own, opened up front.
+fn open_namespaces(pid: i32) -> Result<Vec<(&'static str, libc::c_int, OwnedFd)>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for (kind, flag) in KINDS {
+        let theirs = format!("/proc/{pid}/ns/{kind}");
+        let ours = format!("/proc/self/ns/{kind}");
+        let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
+            continue;
+        };
+        if a.ino() == b.ino() && a.dev() == b.dev() {
+            continue;
+        }
+        let f = std::fs::File::open(&theirs).ctx(|| format!("open {theirs}"))?;
+        out.push((kind, flag, OwnedFd::from(f)));
+    }
+    Ok(out)
+}
+
+/// Forks the process into the container; returns its host pid once it has
+/// exec'd (or the error that stopped it).
+pub fn spawn(t: &ExecTarget) -> Result<i32> {
+    let namespaces = open_namespaces(t.init_pid)?;
+    let in_userns = namespaces.iter().any(|(k, _, _)| *k == "user");
+    let (parent, child) = Channel::pair()?;
+    let min_fd = 3 + t.preserve_fds;
+    let child_fd = lift(child.fd(), min_fd)?;
+    drop(child);
+    let console = match &t.console {
+        Some(c) => Some(lift(c, min_fd)?),
+        None => None,
+    };
+    // SAFETY: hull is single-threaded here; the child only runs `stage`.
+    let stage = match unsafe { nix::unistd::fork() }.ctx(|| "fork exec stage".into())? {
+        nix::unistd::ForkResult::Child => {
+            let chan = Channel::from_fd(child_fd);
+            let res = join_and_fork(&chan, &namespaces, || {
+                run_process(&chan, t, console.as_ref().map(|c| c.as_raw_fd()), in_userns)
+            });
+            if let Err(e) = res {
+                let _ = chan.send(&Msg::Error { msg: e.to_string() });
+            }
+            // SAFETY: leave the forked copy without running destructors.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => child,
+    };
+    drop(child_fd);
+    drop(console);
+    let pid = match parent.recv() {
+        Ok(Some(Msg::InitPid { pid })) => pid,
+        Ok(Some(Msg::Error { msg })) => {
+            let _ = nix::sys::wait::waitpid(stage, None);
+            return Err(Error::Msg(msg));
+        }
+        other => {
+            let _ = nix::sys::wait::waitpid(stage, None);
+            return Err(Error::msg(format!("exec: unexpected reply from the exec stage: {other:?}")));
+        }
+    };
+    let _ = nix::sys::wait::waitpid(stage, None);
+    let go = (t.join_cgroup)(pid).and_then(|_| parent.send(&Msg::Go { pid }));
+    if let Err(e) = go {
+        let _ = super::signals::send(pid, libc::SIGKILL);
+        return Err(e);
+    }
+    // The channel closes on a successful exec (close-on-exec).
+    match parent.recv() {
+        Ok(None) => Ok(pid),
+        Ok(Some(Msg::Error { msg })) => Err(Error::Msg(msg)),
+        Ok(Some(other)) => Err(Error::msg(format!("exec: unexpected {other:?}"))),
+        Err(e) => Err(e),
+    }
+}
+
+fn lift(fd: &OwnedFd, min: RawFd) -> Result<OwnedFd> {
+    let new = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min)).ctx(|| "duplicate descriptor".into())?;
+    // SAFETY: fcntl just returned this new descriptor.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) })
+}
+
+/// In the exec stage: join the namespaces, then fork the process itself
+/// (a pid or time namespace applies only to children).
+fn join_and_fork(chan: &Channel, namespaces: &[(&str, libc::c_int, OwnedFd)], child: impl FnOnce() -> Result<()>) -> Result<()> {
+    for (kind, flag, fd) in namespaces {
+        nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::from_bits_retain(*flag))
+            .ctx(|| format!("exec: join the container's {kind} namespace"))?;
+    }
+    // SAFETY: single-threaded; the child runs `child` then execs or exits.
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork the exec process".into())? {
+        nix::unistd::ForkResult::Child => {
+            if let Err(e) = child() {
+                let _ = chan.send(&Msg::Error { msg: e.to_string() });
+            }
+            // SAFETY: see spawn().
+            unsafe { libc::_exit(127) }
+        }
+        nix::unistd::ForkResult::Parent { child } => chan.send(&Msg::InitPid { pid: child.as_raw() }),
+    }
+}
+
+/// The exec'd process: wait for the cgroup, set up, exec. Returns only on error.
+fn run_process(chan: &Channel, t: &ExecTarget, console: Option<RawFd>, in_userns: bool) -> Result<()> {
+    super::supervise::reset_signal_state();
+    match chan.recv()? {
+        Some(Msg::Go { .. }) => {}
+        other => return Err(Error::msg(format!("exec: expected Go, got {other:?}"))),
+    }
+    let p = t.process;
+    if p.terminal().unwrap_or(false) {
+        let fd = console.ok_or_else(|| Error::msg("exec: --tty needs a console socket"))?;
+        nix::unistd::setsid().ctx(|| "setsid".into())?;
+        let size = p.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
+        crate::console::setup_in_container(fd, size, false)?;
+        let _ = nix::unistd::close(fd);
+    }
+    attrs::apply_process(p, t.spec, in_userns)?;
+    let env = p.env().clone().unwrap_or_default();
+    let args = p.args().as_deref().filter(|a| !a.is_empty()).ok_or_else(|| Error::msg("exec: no command given"))?;
+    let exe = attrs::find_executable(&args[0], &env)?;
+    let argv = attrs::to_cstrings(args, "process.args")?;
+    let envp = attrs::to_cstrings(&env, "process.env")?;
+    if p.no_new_privileges().unwrap_or(false) {
+        crate::security::set_no_new_privs()?;
+    }
+    attrs::pass_fds(t.preserve_fds);
+    let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
+    Err(Error::Sys {
+        context: format!("exec {exe:?}"),
+        errno: err,
+    })
+}
