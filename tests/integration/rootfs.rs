@@ -317,6 +317,10 @@ fn mount_under_symlink_stays_in_rootfs() {
     let entries: Vec<_> = fs::read_dir(host_dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(entries.is_empty(), "mount escaped the rootfs: {entries:?} ({o})");
     assert!(mounts_under(host_dir.path()).is_empty(), "host dir got a mount");
+    if o.success() {
+        // Contained: the container saw a working /evil/x.
+        assert_eq!(o.stdout.trim(), "done", "{o}");
+    }
 }
 
 #[test]
@@ -372,6 +376,7 @@ fn container_mounts_not_visible_on_host() {
     let rt = Runtime::new();
     let id = unique_id("mntns");
     rt.create_start(&b, &id);
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
     let bp = b.path().to_string_lossy().to_string();
     let left = mountinfo_mentioning(&bp);
     assert!(left.is_empty(), "container mounts leaked to the host ns: {left:#?}");
