@@ -13,7 +13,11 @@ nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, libc::winsize);
 /// In the init, after pivot_root: opens a pty, sends its master to
 /// `socket`, makes the slave the controlling terminal and stdio, and binds
 /// it over /dev/console.
-pub fn setup_in_container(socket: RawFd, size: Option<(u16, u16)>, bind_console: bool) -> Result<()> {
+pub fn setup_in_container(
+    socket: RawFd,
+    size: Option<(u16, u16)>,
+    bind_console: bool,
+) -> Result<()> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,

@@ -324,7 +324,11 @@ pub fn apply_process(process: &Process, spec: &Spec, in_userns: bool) -> Result<
     set_io_priority(process)?;
     set_scheduler(process)?;
     if let Some(aff) = process.exec_cpu_affinity() {
-        set_cpu_affinity(aff.cpu_affinity_final().as_ref(), "process.execCPUAffinity.final", 0)?;
+        set_cpu_affinity(
+            aff.cpu_affinity_final().as_ref(),
+            "process.execCPUAffinity.final",
+            0,
+        )?;
     }
     let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
     capabilities::drop_bounding(caps.bounding)?;
@@ -342,7 +346,8 @@ pub fn to_cstrings(v: &[String], field: &str) -> Result<Vec<std::ffi::CString>> 
     v.iter()
         .enumerate()
         .map(|(i, s)| {
-            std::ffi::CString::new(s.as_str()).map_err(|_| Error::msg(format!("{field}[{i}]: holds a NUL byte")))
+            std::ffi::CString::new(s.as_str())
+                .map_err(|_| Error::msg(format!("{field}[{i}]: holds a NUL byte")))
         })
         .collect()
 }

@@ -88,7 +88,9 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
         }
         other => {
             let _ = nix::sys::wait::waitpid(stage, None);
-            return Err(Error::msg(format!("exec: unexpected reply from the exec stage: {other:?}")));
+            return Err(Error::msg(format!(
+                "exec: unexpected reply from the exec stage: {other:?}"
+            )));
         }
     };
     let _ = nix::sys::wait::waitpid(stage, None);
@@ -107,14 +109,19 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
 }
 
 fn lift(fd: &OwnedFd, min: RawFd) -> Result<OwnedFd> {
-    let new = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min)).ctx(|| "duplicate descriptor".into())?;
+    let new = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))
+        .ctx(|| "duplicate descriptor".into())?;
     // SAFETY: fcntl just returned this new descriptor.
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) })
 }
 
 /// In the exec stage: join the namespaces, then fork the process itself
 /// (a pid or time namespace applies only to children).
-fn join_and_fork(chan: &Channel, namespaces: &[(&str, libc::c_int, OwnedFd)], child: impl FnOnce() -> Result<()>) -> Result<()> {
+fn join_and_fork(
+    chan: &Channel,
+    namespaces: &[(&str, libc::c_int, OwnedFd)],
+    child: impl FnOnce() -> Result<()>,
+) -> Result<()> {
     for (kind, flag, fd) in namespaces {
         nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::from_bits_retain(*flag))
             .ctx(|| format!("exec: join the container's {kind} namespace"))?;
@@ -128,12 +135,19 @@ fn join_and_fork(chan: &Channel, namespaces: &[(&str, libc::c_int, OwnedFd)], ch
             // SAFETY: see spawn().
             unsafe { libc::_exit(127) }
         }
-        nix::unistd::ForkResult::Parent { child } => chan.send(&Msg::InitPid { pid: child.as_raw() }),
+        nix::unistd::ForkResult::Parent { child } => chan.send(&Msg::InitPid {
+            pid: child.as_raw(),
+        }),
     }
 }
 
 /// The exec'd process: wait for the cgroup, set up, exec. Returns only on error.
-fn run_process(chan: &Channel, t: &ExecTarget, console: Option<RawFd>, in_userns: bool) -> Result<()> {
+fn run_process(
+    chan: &Channel,
+    t: &ExecTarget,
+    console: Option<RawFd>,
+    in_userns: bool,
+) -> Result<()> {
     super::supervise::reset_signal_state();
     match chan.recv()? {
         Some(Msg::Go { .. }) => {}
@@ -143,13 +157,20 @@ fn run_process(chan: &Channel, t: &ExecTarget, console: Option<RawFd>, in_userns
     if p.terminal().unwrap_or(false) {
         let fd = console.ok_or_else(|| Error::msg("exec: --tty needs a console socket"))?;
         nix::unistd::setsid().ctx(|| "setsid".into())?;
-        let size = p.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
+        let size = p
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
         crate::console::setup_in_container(fd, size, false)?;
         let _ = nix::unistd::close(fd);
     }
     attrs::apply_process(p, t.spec, in_userns)?;
     let env = p.env().clone().unwrap_or_default();
-    let args = p.args().as_deref().filter(|a| !a.is_empty()).ok_or_else(|| Error::msg("exec: no command given"))?;
+    let args = p
+        .args()
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| Error::msg("exec: no command given"))?;
     let exe = attrs::find_executable(&args[0], &env)?;
     let argv = attrs::to_cstrings(args, "process.args")?;
     let envp = attrs::to_cstrings(&env, "process.env")?;

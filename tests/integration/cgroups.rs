@@ -177,6 +177,10 @@ fn cgroup_removed_after_force_delete_of_running() {
     let rt = Runtime::new();
     rt.create_start(&b, &id);
     let path = parent.child(&id);
+    assert!(
+        !cgroup_leftovers(&path).is_empty(),
+        "cgroup {path} never created"
+    );
     rt.delete_force(&id).ok();
     let left = cgroup_leftovers(&path);
     assert!(

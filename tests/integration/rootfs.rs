@@ -411,6 +411,10 @@ fn mount_under_symlink_stays_in_rootfs() {
         mounts_under(host_dir.path()).is_empty(),
         "host dir got a mount"
     );
+    if o.success() {
+        // Contained: the container saw a working /evil/x.
+        assert_eq!(o.stdout.trim(), "done", "{o}");
+    }
 }
 
 #[test]
@@ -470,6 +474,7 @@ fn container_mounts_not_visible_on_host() {
     let rt = Runtime::new();
     let id = unique_id("mntns");
     rt.create_start(&b, &id);
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
     let bp = b.path().to_string_lossy().to_string();
     let left = mountinfo_mentioning(&bp);
     assert!(
