@@ -97,6 +97,112 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
     if s.is_empty() { "/".into() } else { s }
 }
 
+/// Parses a process.json (for `exec --process`), errors naming the field.
+pub fn parse_process(file: &str, text: &[u8]) -> Result<oci_spec::runtime::Process> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let p: oci_spec::runtime::Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let pointer = json_pointer(e.path());
+        Error::config(file, &pointer, e.into_inner())
+    })?;
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::config(file, "/args", "must hold at least one entry"));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(Error::config(
+            file,
+            "/cwd",
+            format!("{:?} is not an absolute path", p.cwd()),
+        ));
+    }
+    Ok(p)
+}
+
+/// What `exec` flags change in the container's process.
+pub struct ProcessOverrides {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub tty: bool,
+}
+
+pub fn override_process(p: &mut oci_spec::runtime::Process, o: &ProcessOverrides) -> Result<()> {
+    use oci_spec::runtime::Capability;
+    p.set_args(Some(o.args.clone()));
+    p.set_terminal(Some(o.tty));
+    p.set_console_size(None);
+    let mut env = p.env().clone().unwrap_or_default();
+    for kv in &o.env {
+        let key = kv.split('=').next().unwrap_or(kv);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(cwd) = &o.cwd {
+        if !cwd.is_absolute() {
+            return Err(Error::msg(format!(
+                "--cwd {}: must be an absolute path",
+                cwd.display()
+            )));
+        }
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(u) = &o.user {
+        let bad = || Error::msg(format!("--user {u:?}: expected UID[:GID] as numbers"));
+        let (uid, gid) = match u.split_once(':') {
+            Some((a, b)) => (
+                a.parse::<u32>().map_err(|_| bad())?,
+                Some(b.parse::<u32>().map_err(|_| bad())?),
+            ),
+            None => (u.parse::<u32>().map_err(|_| bad())?, None),
+        };
+        let mut user = p.user().clone();
+        user.set_uid(uid);
+        if let Some(g) = gid {
+            user.set_gid(g);
+        }
+        p.set_user(user);
+    }
+    if !o.additional_gids.is_empty() {
+        let mut user = p.user().clone();
+        user.set_additional_gids(Some(o.additional_gids.clone()));
+        p.set_user(user);
+    }
+    if o.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !o.caps.is_empty() {
+        let mut added = Vec::new();
+        for c in &o.caps {
+            let name = if c.starts_with("CAP_") {
+                c.clone()
+            } else {
+                format!("CAP_{c}")
+            };
+            let cap: Capability = serde_json::from_value(serde_json::json!(name))
+                .map_err(|_| Error::msg(format!("--cap {c:?}: unknown capability")))?;
+            added.push(cap);
+        }
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let add = |set: Option<oci_spec::runtime::Capabilities>| {
+            let mut s = set.unwrap_or_default();
+            s.extend(added.iter().copied());
+            Some(s)
+        };
+        caps.set_bounding(add(caps.bounding().clone()));
+        caps.set_effective(add(caps.effective().clone()));
+        caps.set_permitted(add(caps.permitted().clone()));
+        if caps.inheritable().as_ref().is_some_and(|i| !i.is_empty()) {
+            caps.set_ambient(add(caps.ambient().clone()));
+        }
+        p.set_capabilities(Some(caps));
+    }
+    Ok(())
+}
+
 /// Semantic checks the type system cannot express, each naming its field.
 fn validate(file: &str, spec: &Spec) -> Result<()> {
     let version = spec.version();

@@ -62,6 +62,63 @@ struct CreateArgs {
     id: String,
 }
 
+#[derive(Args, Debug)]
+struct ExecArgs {
+    /// Unix socket that receives the pty master with --tty.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Environment variable KEY=VALUE (repeatable).
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// UID[:GID] to run as.
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Additional group id (repeatable).
+    #[arg(short = 'g', long = "additional-gids")]
+    additional_gids: Vec<u32>,
+    /// process.json describing the whole process (other process flags are ignored).
+    #[arg(short = 'p', long)]
+    process: Option<PathBuf>,
+    /// Do not wait for the process.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// File to write the process's pid to.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// SELinux label for the process.
+    #[arg(long = "process-label")]
+    process_label: Option<String>,
+    /// AppArmor profile for the process.
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+    /// Add a capability (repeatable).
+    #[arg(short = 'c', long = "cap")]
+    cap: Vec<String>,
+    /// Pass this many extra descriptors (from fd 3).
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// Run in this sub-cgroup of the container's cgroup (cgroup v2).
+    #[arg(long)]
+    cgroup: Vec<String>,
+    /// Allow exec into a paused container.
+    #[arg(long = "ignore-paused")]
+    ignore_paused: bool,
+    /// Container id.
+    id: String,
+    /// Command and arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a container; its process waits for `start`.
@@ -79,6 +136,8 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Run a process inside a container.
+    Exec(Box<ExecArgs>),
     /// Print the state of a container as JSON.
     State { id: String },
     /// Send a signal to a container (default SIGTERM).
@@ -180,6 +239,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             refuse_systemd(cli.systemd_cgroup)?;
             lifecycle::run(create_options(root, create), detach, keep)
         }
+        Command::Exec(a) => exec(root, *a),
         Command::Start { id } => lifecycle::start(&root, &id).map(|_| 0),
         Command::State { id } => {
             let c = Container::load(&root, &id)?;
@@ -196,6 +256,69 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::List { format, quiet } => list(&root, &format, quiet).map(|_| 0),
         Command::Spec { bundle, rootless } => spec(&bundle, rootless).map(|_| 0),
     }
+}
+
+fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
+    if a.apparmor.is_some() && !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+        return Err(Error::msg(
+            "--apparmor: AppArmor is not enabled on this host",
+        ));
+    }
+    if a.process_label.is_some() && !std::path::Path::new("/sys/fs/selinux").exists() {
+        return Err(Error::msg(
+            "--process-label: SELinux is not enabled on this host",
+        ));
+    }
+    if a.cgroup.len() > 1 || a.cgroup.iter().any(|c| c.contains(':')) {
+        return Err(Error::msg(
+            "--cgroup: only one sub-cgroup path (cgroup v2 form) is supported",
+        ));
+    }
+    let process = match &a.process {
+        Some(path) => {
+            let text = std::fs::read(path)
+                .map_err(|e| Error::msg(format!("--process {}: {e}", path.display())))?;
+            crate::spec::parse_process(&path.display().to_string(), &text)?
+        }
+        None => {
+            let c = Container::load(&root, &a.id)?;
+            let mut p = c
+                .saved_spec()?
+                .process()
+                .clone()
+                .ok_or_else(|| Error::msg("container config has no process"))?;
+            drop(c);
+            if a.command.is_empty() {
+                return Err(Error::msg(
+                    "exec: no command given (hull exec ID COMMAND [ARG...])",
+                ));
+            }
+            crate::spec::override_process(
+                &mut p,
+                &crate::spec::ProcessOverrides {
+                    args: a.command.clone(),
+                    env: a.env.clone(),
+                    cwd: a.cwd.clone(),
+                    user: a.user.clone(),
+                    additional_gids: a.additional_gids.clone(),
+                    caps: a.cap.clone(),
+                    no_new_privs: a.no_new_privs,
+                    tty: a.tty,
+                },
+            )?;
+            p
+        }
+    };
+    lifecycle::exec(lifecycle::ExecOptions {
+        root,
+        id: a.id,
+        process,
+        console_socket: a.console_socket,
+        detach: a.detach,
+        pid_file: a.pid_file,
+        preserve_fds: a.preserve_fds as i32,
+        sub_cgroup: a.cgroup.first().cloned(),
+    })
 }
 
 fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {

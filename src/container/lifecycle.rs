@@ -341,3 +341,92 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     }
     Ok(code)
 }
+
+pub struct ExecOptions {
+    pub root: PathBuf,
+    pub id: String,
+    /// The process: from --process, or built from the container's config and flags.
+    pub process: oci_spec::runtime::Process,
+    pub console_socket: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: i32,
+    /// Sub-cgroup (relative to the container's) for the new process.
+    pub sub_cgroup: Option<String>,
+}
+
+/// `exec`: runs a process in a created or running container. Returns its
+/// exit code when not detached.
+pub fn exec(mut o: ExecOptions) -> Result<i32> {
+    use crate::process::{exec as px, supervise};
+    let (pid, spec, cgroup_path) = {
+        let c = Container::load(&o.root, &o.id)?;
+        if c.status() == Status::Stopped {
+            return Err(Error::msg(format!(
+                "cannot exec in container \"{}\": it is stopped",
+                o.id
+            )));
+        }
+        (c.state.pid, c.saved_spec()?, c.state.cgroup_path.clone())
+    };
+    let cgroup_path = match &o.sub_cgroup {
+        Some(sub) => format!(
+            "{}/{}",
+            cgroup_path.trim_end_matches('/'),
+            sub.trim_start_matches('/')
+        ),
+        None => cgroup_path,
+    };
+    let terminal = o.process.terminal().unwrap_or(false);
+    let mut own_terminal = None;
+    let console = match (&o.console_socket, terminal) {
+        (Some(p), true) => Some(connect_console(p)?),
+        (Some(_), false) => return Err(Error::msg("--console-socket needs --tty")),
+        (None, true) if o.detach => {
+            return Err(Error::msg("--tty with --detach needs --console-socket"));
+        }
+        (None, true) => {
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+            let (ours, theirs) = socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .ctx(|| "console socketpair".into())?;
+            own_terminal = Some(ours);
+            Some(theirs)
+        }
+        (None, false) => None,
+    };
+    if !o.detach {
+        supervise::become_subreaper()?;
+        supervise::block_signals()?;
+    }
+    let cgroup = cgroups::manager(&cgroup_path);
+    if o.sub_cgroup.is_some() && !cgroup.exists() {
+        return Err(Error::msg(format!(
+            "--cgroup: {cgroup_path} does not exist"
+        )));
+    }
+    let join = |p: i32| cgroup.add_process(p);
+    let pid = px::spawn(&px::ExecTarget {
+        init_pid: pid,
+        spec: &spec,
+        process: &o.process,
+        console,
+        preserve_fds: o.preserve_fds,
+        join_cgroup: &join,
+    })?;
+    if let Some(p) = o.pid_file.take() {
+        write_pid_file(&p, pid)?;
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    let master = match own_terminal {
+        Some(sock) => Some(crate::console::recv_fd(sock.as_raw_fd())?),
+        None => None,
+    };
+    supervise::supervise(pid, master, o.process.console_size().is_some())
+}

@@ -28,15 +28,15 @@ pub const CMD_TIMEOUT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------
 
 pub fn runtime_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("HULL_RUNTIME") {
-        if !p.is_empty() {
-            return PathBuf::from(p);
-        }
+    if let Ok(p) = std::env::var("HULL_RUNTIME")
+        && !p.is_empty()
+    {
+        return PathBuf::from(p);
     }
-    if let Ok(p) = std::env::var("HULL_BIN") {
-        if !p.is_empty() {
-            return PathBuf::from(p);
-        }
+    if let Ok(p) = std::env::var("HULL_BIN")
+        && !p.is_empty()
+    {
+        return PathBuf::from(p);
     }
     PathBuf::from(env!("CARGO_BIN_EXE_hull"))
 }
@@ -146,12 +146,11 @@ pub fn rootfs_template() -> &'static Path {
         if let Ok(rd) = fs::read_dir("/tmp") {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                if let Some(pid) = name.strip_prefix("hull-it-template-") {
-                    if let Ok(pid) = pid.parse::<i32>() {
-                        if !pid_alive(pid) {
-                            let _ = fs::remove_dir_all(e.path());
-                        }
-                    }
+                if let Some(pid) = name.strip_prefix("hull-it-template-")
+                    && let Ok(pid) = pid.parse::<i32>()
+                    && !pid_alive(pid)
+                {
+                    let _ = fs::remove_dir_all(e.path());
                 }
             }
         }
@@ -639,10 +638,10 @@ pub fn wait_pid_gone(pid: i32, timeout: Duration) -> bool {
             Err(_) => return true,
             Ok(s) => {
                 // state field follows the ")" of comm.
-                if let Some(rest) = s.rsplit_once(')') {
-                    if rest.1.trim_start().starts_with('Z') {
-                        return true;
-                    }
+                if let Some(rest) = s.rsplit_once(')')
+                    && rest.1.trim_start().starts_with('Z')
+                {
+                    return true;
                 }
             }
         }
@@ -655,10 +654,10 @@ pub fn wait_pid_gone(pid: i32, timeout: Duration) -> bool {
 pub fn wait_file(path: &Path, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if let Ok(s) = fs::read_to_string(path) {
-            if !s.is_empty() {
-                return Some(s);
-            }
+        if let Ok(s) = fs::read_to_string(path)
+            && !s.is_empty()
+        {
+            return Some(s);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -669,10 +668,10 @@ pub fn wait_file(path: &Path, timeout: Duration) -> Option<String> {
 pub fn wait_file_contains(path: &Path, needle: &str, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if let Ok(s) = fs::read_to_string(path) {
-            if s.contains(needle) {
-                return Some(s);
-            }
+        if let Ok(s) = fs::read_to_string(path)
+            && s.contains(needle)
+        {
+            return Some(s);
         }
         std::thread::sleep(Duration::from_millis(20));
     }

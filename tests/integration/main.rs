@@ -10,6 +10,7 @@ mod common;
 mod cgroups;
 mod cli;
 mod errors;
+mod exec;
 mod hooks;
 mod lifecycle;
 mod namespaces;

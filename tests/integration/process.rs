@@ -288,10 +288,10 @@ fn recv_console_fd(l: UnixListener) -> Option<OwnedFd> {
     )
     .expect("recvmsg on console socket");
     for c in msg.cmsgs().expect("cmsgs") {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(fd) = fds.first() {
-                return Some(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
+        if let ControlMessageOwned::ScmRights(fds) = c
+            && let Some(fd) = fds.first()
+        {
+            return Some(unsafe { OwnedFd::from_raw_fd(*fd) });
         }
     }
     None
