@@ -27,6 +27,8 @@ pub trait Manager {
     fn destroy(&self) -> Result<()>;
     /// True when the cgroup directory exists.
     fn exists(&self) -> bool;
+    /// Freezes or thaws every process in the cgroup, waiting until done.
+    fn set_frozen(&self, frozen: bool) -> Result<()>;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +155,19 @@ pub(crate) fn rmdir_retry(dir: &Path) -> Result<()> {
         }
     }
     std::fs::remove_dir(dir).ctx(|| format!("remove cgroup {}", dir.display()))
+}
+
+/// Polls `done` until it holds, for at most about two seconds.
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<()> {
+    let mut delay = std::time::Duration::from_micros(100);
+    for _ in 0..40 {
+        if done() {
+            return Ok(());
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(std::time::Duration::from_millis(100));
+    }
+    Err(Error::msg(format!("{what}: timed out")))
 }
 
 /// The pids limit as the kernel wants it: "max" for unlimited.

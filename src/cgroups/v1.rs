@@ -228,7 +228,11 @@ impl Manager for V1Manager {
     }
 
     fn destroy(&self) -> Result<()> {
-        // v1 has no cgroup.kill: signal every pid until none is left.
+        // v1 has no cgroup.kill: signal every pid until none is left
+        // (thawed, or a frozen process could never die).
+        if self.dir("freezer").is_some_and(|d| d.exists()) {
+            let _ = self.set_frozen(false);
+        }
         for _ in 0..100 {
             let pids = self.pids()?;
             if pids.is_empty() {
@@ -249,6 +253,16 @@ impl Manager for V1Manager {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let dir = self.require("freezer", "pause")?;
+        let want = if frozen { "FROZEN" } else { "THAWED" };
+        write_file(&dir, "freezer.state", want)?;
+        super::wait_until(
+            &format!("{} {want}", dir.join("freezer.state").display()),
+            || std::fs::read_to_string(dir.join("freezer.state")).is_ok_and(|s| s.trim() == want),
+        )
     }
 
     fn exists(&self) -> bool {

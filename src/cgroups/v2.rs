@@ -155,6 +155,19 @@ impl Manager for V2Manager {
         rmdir_retry(&self.dir)
     }
 
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        self.require("cgroup.freeze", "pause")?;
+        write_file(&self.dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+        let want = if frozen { "frozen 1" } else { "frozen 0" };
+        super::wait_until(
+            &format!("{} {want}", self.dir.join("cgroup.events").display()),
+            || {
+                std::fs::read_to_string(self.dir.join("cgroup.events"))
+                    .is_ok_and(|s| s.lines().any(|l| l == want))
+            },
+        )
+    }
+
     fn exists(&self) -> bool {
         self.dir.exists()
     }

@@ -138,6 +138,19 @@ enum Command {
     },
     /// Run a process inside a container.
     Exec(Box<ExecArgs>),
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List the processes of a container.
+    Ps {
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+        /// Options passed to ps(1) for the table format (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
     /// Print the state of a container as JSON.
     State { id: String },
     /// Send a signal to a container (default SIGTERM).
@@ -240,6 +253,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             lifecycle::run(create_options(root, create), detach, keep)
         }
         Command::Exec(a) => exec(root, *a),
+        Command::Pause { id } => lifecycle::set_paused(&root, &id, true).map(|_| 0),
+        Command::Resume { id } => lifecycle::set_paused(&root, &id, false).map(|_| 0),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&root, &id, &format, &ps_args).map(|_| 0),
         Command::Start { id } => lifecycle::start(&root, &id).map(|_| 0),
         Command::State { id } => {
             let c = Container::load(&root, &id)?;
@@ -318,7 +338,47 @@ fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
         pid_file: a.pid_file,
         preserve_fds: a.preserve_fds as i32,
         sub_cgroup: a.cgroup.first().cloned(),
+        ignore_paused: a.ignore_paused,
     })
+}
+
+/// `ps`: JSON is the pid list; the table is ps(1)'s output for those pids.
+fn ps(root: &std::path::Path, id: &str, format: &str, args: &[String]) -> Result<()> {
+    let pids = lifecycle::pids(root, id)?;
+    if format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string(&pids).map_err(|e| Error::msg(e.to_string()))?
+        );
+        return Ok(());
+    }
+    let args: Vec<String> = if args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| Error::msg(format!("ps: run ps(1): {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Error::msg("ps: ps(1) output has no PID column"))?;
+    println!("{header}");
+    for line in lines {
+        let pid = line
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            println!("{line}");
+        }
+    }
+    Ok(())
 }
 
 fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {

@@ -267,8 +267,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                 "cannot delete container \"{id}\" that is not stopped: running (use --force)"
             )));
         }
-        _ => {
+        status => {
             let _ = process::signals::send(c.state.pid, libc::SIGKILL);
+            if status == Status::Paused {
+                cgroups::manager(&c.state.cgroup_path).set_frozen(false)?;
+            }
             if !wait_exit(c.state.pid, c.state.pid_start_time, 10_000) {
                 return Err(Error::msg(format!(
                     "delete: container init {} did not die after SIGKILL",
@@ -353,6 +356,7 @@ pub struct ExecOptions {
     pub preserve_fds: i32,
     /// Sub-cgroup (relative to the container's) for the new process.
     pub sub_cgroup: Option<String>,
+    pub ignore_paused: bool,
 }
 
 /// `exec`: runs a process in a created or running container. Returns its
@@ -361,11 +365,20 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
     use crate::process::{exec as px, supervise};
     let (pid, spec, cgroup_path) = {
         let c = Container::load(&o.root, &o.id)?;
-        if c.status() == Status::Stopped {
-            return Err(Error::msg(format!(
-                "cannot exec in container \"{}\": it is stopped",
-                o.id
-            )));
+        match c.status() {
+            Status::Stopped => {
+                return Err(Error::msg(format!(
+                    "cannot exec in container \"{}\": it is stopped",
+                    o.id
+                )));
+            }
+            Status::Paused if !o.ignore_paused => {
+                return Err(Error::msg(format!(
+                    "cannot exec in container \"{}\": it is paused (use --ignore-paused)",
+                    o.id
+                )));
+            }
+            _ => {}
         }
         (c.state.pid, c.saved_spec()?, c.state.cgroup_path.clone())
     };
@@ -429,4 +442,29 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         None => None,
     };
     supervise::supervise(pid, master, o.process.console_size().is_some())
+}
+
+/// `pause` (freeze every process) and `resume` (thaw them).
+pub fn set_paused(root: &Path, id: &str, paused: bool) -> Result<()> {
+    let mut c = Container::load(root, id)?;
+    let (want, next) = if paused {
+        (Status::Running, Status::Paused)
+    } else {
+        (Status::Paused, Status::Running)
+    };
+    let status = c.status();
+    if status != want {
+        return Err(Error::msg(format!(
+            "container \"{id}\" is {status}, not {want}"
+        )));
+    }
+    cgroups::manager(&c.state.cgroup_path).set_frozen(paused)?;
+    c.state.status = next;
+    c.save()
+}
+
+/// `ps`: the pids of every process in the container's cgroup.
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
+    let c = Container::load(root, id)?;
+    cgroups::manager(&c.state.cgroup_path).pids()
 }

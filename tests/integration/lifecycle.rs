@@ -433,3 +433,56 @@ fn stopped_container_is_stopped_after_exit() {
     rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
     rt.delete(&id).ok();
 }
+
+#[test]
+fn cgroup_pause_freezes_and_resume_thaws() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.set_args(&["sleep", "60"]);
+    let id = unique_id("pause");
+    rt.create_start(&b, &id);
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
+    let pid = rt.pid(&id);
+    rt.cmd(&["pause", &id]).ok();
+    assert_eq!(rt.status(&id).as_deref(), Some("paused"));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(state == "D" || state == "S", "frozen init in state {state}");
+    let o = rt.cmd(&["exec", &id, "true"]).fail();
+    assert!(o.stderr.contains("paused"), "{o}");
+    rt.cmd(&["pause", &id]).fail();
+    rt.cmd(&["resume", &id]).ok();
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    rt.cmd(&["resume", &id]).fail();
+    // A paused container can be force-deleted.
+    rt.cmd(&["pause", &id]).ok();
+    rt.delete_force(&id).ok();
+    assert!(
+        wait_pid_gone(pid, Duration::from_secs(10)),
+        "paused init survived delete --force"
+    );
+}
+
+#[test]
+fn ps_lists_the_container_processes() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("ps");
+    rt.create_start(&b, &id);
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
+    let pid = rt.pid(&id);
+    let o = rt.cmd(&["ps", "--format", "json", &id]).ok();
+    let pids: Vec<i32> =
+        serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {o}"));
+    assert_eq!(pids, vec![pid]);
+    let o = rt.cmd(&["ps", &id]).ok();
+    assert!(o.stdout.lines().next().unwrap_or("").contains("PID"), "{o}");
+    assert!(o.stdout.contains(&pid.to_string()), "{o}");
+}
