@@ -4,7 +4,7 @@
 
 mod netdev;
 
-pub use netdev::move_net_devices;
+pub use netdev::{loopback_up, move_net_devices};
 
 use crate::error::{Context, Error, Result};
 use nix::sched::CloneFlags;

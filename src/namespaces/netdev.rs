@@ -133,3 +133,30 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_NEWLINK);
     }
 }
+
+/// Brings `lo` up in a new network namespace, as engines expect.
+pub fn loopback_up() -> Result<()> {
+    // SAFETY: plain socket(2) call; checked below.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "bring up lo: socket".into());
+    }
+    // SAFETY: raw is a fresh descriptor owned by nobody else.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills ifr_flags of a valid ifreq.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "bring up lo: SIOCGIFFLAGS".into());
+    }
+    // SAFETY: the union field written by SIOCGIFFLAGS just above.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads a valid ifreq.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "bring up lo: SIOCSIFFLAGS".into());
+    }
+    Ok(())
+}

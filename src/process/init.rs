@@ -140,6 +140,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .ctx(|| "unshare cgroup namespace".into())?;
     }
+    if cfg.plan.creates(LinuxNamespaceType::Network) {
+        crate::namespaces::loopback_up()?;
+    }
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if !cfg.no_new_keyring {
         join_session_keyring(cfg.id);

@@ -307,3 +307,12 @@ fn net_devices_moved_into_container() {
         let _ = Command::new("ip").args(["link", "del", "eth9"]).status();
     }
 }
+
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["cat", "/sys/class/net/lo/flags"]);
+    let out = rt.run_ok(&mut b, &["cat", "/sys/class/net/lo/flags"]);
+    let flags = u32::from_str_radix(out.trim().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "lo is down (flags {out})");
+}
