@@ -4,14 +4,15 @@
 #   scripts/install-deps.sh [EXTRA_DEB_PACKAGE...]
 #
 # Debian packages: busybox-static (test/demo rootfs), iproute2 and kmod (network
-# and module tests), python3 (bundle/JSON editing), plus any extra package names
+# and module tests), python3 (bundle/JSON editing), python3-jsonschema (the
+# features document is validated against the spec's schema), plus any extra package names
 # given as arguments. Packages that are already installed are skipped quickly
 # (dpkg-query); `apt-get update` runs at most once, and only if something is
 # missing. Also makes sure the Rust toolchain has rustfmt and clippy when it is
 # managed by rustup.
 set -euo pipefail
 
-PACKAGES=(busybox-static iproute2 kmod python3 "$@")
+PACKAGES=(busybox-static iproute2 kmod python3 python3-jsonschema "$@")
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'

@@ -51,7 +51,6 @@ pub fn list(spec: &Spec, kind: Kind) -> &[Hook] {
 
 /// The state a hook reads on stdin.
 pub fn state_json(
-    spec_version: &str,
     id: &str,
     status: &str,
     pid: i32,
@@ -59,7 +58,7 @@ pub fn state_json(
     spec: &Spec,
 ) -> String {
     let mut v = serde_json::json!({
-        "ociVersion": spec_version,
+        "ociVersion": crate::spec::OCI_VERSION,
         "id": id,
         "status": status,
         "bundle": bundle,

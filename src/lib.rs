@@ -1,6 +1,7 @@
 //! hull: an OCI-compliant low-level container runtime.
 
 pub mod error;
+pub mod features;
 
 pub mod cgroups;
 pub mod cli;

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 pub const CONFIG: &str = "config.json";
 
+/// The runtime spec version hull implements (state and features report it).
+pub const OCI_VERSION: &str = "1.3.0";
+
 /// A loaded bundle: its absolute directory, the parsed spec and the
 /// absolute rootfs path.
 pub struct Bundle {

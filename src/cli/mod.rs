@@ -151,6 +151,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
+    /// Print what this build of hull implements (features.md).
+    Features,
     /// Print the state of a container as JSON.
     State { id: String },
     /// Send a signal to a container (default SIGTERM).
@@ -253,6 +255,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
             lifecycle::run(create_options(root, create), detach, keep)
         }
         Command::Exec(a) => exec(root, *a),
+        Command::Features => {
+            let text = serde_json::to_string_pretty(&crate::features::document())
+                .map_err(|e| Error::msg(e.to_string()))?;
+            println!("{text}");
+            Ok(0)
+        }
         Command::Pause { id } => lifecycle::set_paused(&root, &id, true).map(|_| 0),
         Command::Resume { id } => lifecycle::set_paused(&root, &id, false).map(|_| 0),
         Command::Ps {

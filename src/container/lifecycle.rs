@@ -109,7 +109,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             listen_fds: listen,
         })?;
         let state = State {
-            oci_version: bundle.spec.version().clone(),
+            oci_version: crate::spec::OCI_VERSION.to_string(),
             id: o.id.clone(),
             status: Status::Created,
             pid: launched.pid,

@@ -230,7 +230,6 @@ impl Container {
         match self.saved_spec() {
             Ok(spec) => {
                 let state = crate::hooks::state_json(
-                    spec.version(),
                     &self.state.id,
                     status,
                     self.state.pid,

@@ -162,9 +162,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         chan.send(&Msg::RunHooks)?;
         chan.expect(Msg::HooksDone)?;
     }
-    let hook_state = |status: &str| {
-        hooks::state_json(spec.version(), cfg.id, status, host_pid, cfg.bundle, spec)
-    };
+    let hook_state = |status: &str| hooks::state_json(cfg.id, status, host_pid, cfg.bundle, spec);
     hooks::run(spec, hooks::Kind::CreateContainer, &hook_state("creating"))?;
     rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
     if process.terminal().unwrap_or(false) {

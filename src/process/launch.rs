@@ -239,8 +239,7 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32) -> Result<()> {
         match chan.recv()? {
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::RunHooks) => {
-                let state =
-                    hooks::state_json(spec.version(), o.id, "creating", pid, &o.bundle.dir, spec);
+                let state = hooks::state_json(o.id, "creating", pid, &o.bundle.dir, spec);
                 hooks::run(spec, hooks::Kind::Prestart, &state)?;
                 hooks::run(spec, hooks::Kind::CreateRuntime, &state)?;
                 chan.send(&Msg::HooksDone)?;

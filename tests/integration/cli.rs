@@ -3,6 +3,7 @@
 use crate::common::*;
 use serde_json::{Value, json};
 use std::fs;
+use std::path::Path;
 
 fn read_json(p: &std::path::Path) -> Value {
     let s = fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
@@ -118,4 +119,61 @@ fn missing_id_argument_fails() {
     let rt = Runtime::new();
     rt.cmd(&["state"]).fail();
     rt.cmd(&["start"]).fail();
+}
+
+/// `features` must validate against the spec's features schema (checked
+/// with Debian's python3-jsonschema, which resolves the schema's file refs).
+#[test]
+fn features_document_matches_the_schema() {
+    if !hull_only("features (runc 1.1 output predates parts of the 1.3 schema)") {
+        return;
+    }
+    let rt = Runtime::new();
+    let o = rt.cmd(&["features"]).ok();
+    let doc: serde_json::Value =
+        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o}"));
+    assert_eq!(doc["ociVersionMax"], serde_json::json!("1.3.0"));
+    assert!(
+        doc["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "time")
+    );
+    let caps = doc["linux"]["capabilities"].as_array().unwrap();
+    assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"), "{caps:?}");
+    let schema_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/oci-runtime-spec/schema");
+    if !schema_dir.join("features-schema.json").exists() {
+        println!(
+            "SKIP: schema validation: {} is missing (shared/ sits beside the repository)",
+            schema_dir.display()
+        );
+        return;
+    }
+    let tmp = TempDir::new("features");
+    let doc_path = tmp.path().join("features.json");
+    std::fs::write(&doc_path, &o.stdout).unwrap();
+    let script = r#"
+import json, sys, pathlib, jsonschema
+d = pathlib.Path(sys.argv[1]).resolve()
+schema = json.load(open(d / "features-schema.json"))
+resolver = jsonschema.RefResolver(base_uri=d.as_uri() + "/", referrer=schema)
+jsonschema.Draft4Validator(schema, resolver=resolver).validate(json.load(open(sys.argv[2])))
+print("valid")
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            script,
+            schema_dir.to_str().unwrap(),
+            doc_path.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run /usr/bin/python3 (python3-jsonschema is installed by make deps)");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("valid"),
+        "features does not match the schema: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
