@@ -118,22 +118,6 @@ pub fn move_net_devices(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_is_well_formed() {
-        let m = link_move_request(7, 3, 9, "eth9");
-        assert_eq!(
-            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
-            m.len()
-        );
-        assert_eq!(m.len() % 4, 0);
-        assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_NEWLINK);
-    }
-}
-
 /// Brings `lo` up in a new network namespace, as engines expect.
 pub fn loopback_up() -> Result<()> {
     // SAFETY: plain socket(2) call; checked below.
@@ -159,4 +143,20 @@ pub fn loopback_up() -> Result<()> {
         return Err(std::io::Error::last_os_error()).ctx(|| "bring up lo: SIOCSIFFLAGS".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_is_well_formed() {
+        let m = link_move_request(7, 3, 9, "eth9");
+        assert_eq!(
+            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
+        assert_eq!(m.len() % 4, 0);
+        assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_NEWLINK);
+    }
 }
