@@ -58,6 +58,9 @@ struct CreateArgs {
     /// Pass this many extra descriptors (from fd 3) to the container.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
+    /// Unix socket that receives a pidfd of the container init.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// Container id.
     id: String,
 }
@@ -109,6 +112,9 @@ struct ExecArgs {
     /// Run in this sub-cgroup of the container's cgroup (cgroup v2).
     #[arg(long)]
     cgroup: Vec<String>,
+    /// Unix socket that receives a pidfd of the new process.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// Allow exec into a paused container.
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
@@ -221,6 +227,7 @@ fn create_options(root: PathBuf, a: CreateArgs) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds as i32,
         foreground: false,
+        pidfd_socket: a.pidfd_socket,
     }
 }
 
@@ -347,6 +354,7 @@ fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds as i32,
         sub_cgroup: a.cgroup.first().cloned(),
         ignore_paused: a.ignore_paused,
+        pidfd_socket: a.pidfd_socket,
     })
 }
 

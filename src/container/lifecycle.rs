@@ -23,6 +23,23 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// `run` without --detach: the caller keeps watching the container.
     pub foreground: bool,
+    /// Unix socket that receives a pidfd of the init.
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+/// Sends a pidfd of `pid` over the unix socket at `path` (--pidfd-socket).
+fn send_pidfd(path: &Path, pid: i32) -> Result<()> {
+    let sock = std::os::unix::net::UnixStream::connect(path)
+        .ctx(|| format!("--pidfd-socket: connect {}", path.display()))?;
+    // SAFETY: pidfd_open with plain integers; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error())
+            .ctx(|| format!("--pidfd-socket: pidfd_open {pid}"));
+    }
+    // SAFETY: fd is a fresh pidfd we own.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    crate::console::send_fd(sock.as_raw_fd(), &fd, b"pidfd").ctx(|| "--pidfd-socket: send".into())
 }
 
 /// Descriptors passed by socket activation (LISTEN_FDS meant for this process).
@@ -129,6 +146,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             write_state(&dir, &container.state)?;
             if let Some(p) = &o.pid_file {
                 write_pid_file(p, launched.pid)?;
+            }
+            if let Some(p) = &o.pidfd_socket {
+                send_pidfd(p, launched.pid)?;
             }
             Ok(())
         };
@@ -357,6 +377,7 @@ pub struct ExecOptions {
     /// Sub-cgroup (relative to the container's) for the new process.
     pub sub_cgroup: Option<String>,
     pub ignore_paused: bool,
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// `exec`: runs a process in a created or running container. Returns its
@@ -433,6 +454,9 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
     })?;
     if let Some(p) = o.pid_file.take() {
         write_pid_file(&p, pid)?;
+    }
+    if let Some(p) = &o.pidfd_socket {
+        send_pidfd(p, pid)?;
     }
     if o.detach {
         return Ok(0);

@@ -503,3 +503,50 @@ fn scheduler_batch() {
     // Ignore SCHED_RESET_ON_FORK if the runtime set it.
     assert_eq!(pol & !0x4000_0000, libc::SCHED_BATCH, "policy of {pid}");
 }
+
+/// The `Pid:` line of a pidfd's fdinfo, in this process.
+fn pidfd_target(fd: &OwnedFd) -> i32 {
+    let info = fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .unwrap_or_else(|| panic!("not a pidfd: {info}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn pidfd_socket_receives_the_init_and_exec_pidfds() {
+    if !hull_only("--pidfd-socket (runc 1.1 lacks it)") {
+        return;
+    }
+    let tmp = TempDir::new("pidfd");
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("pidfd");
+    let sock = tmp.path().join("init.sock");
+    let l = UnixListener::bind(&sock).unwrap();
+    rt.create_with(&b, &id, &["--pidfd-socket", sock.to_str().unwrap()])
+        .ok();
+    let fd = recv_console_fd(l).expect("no pidfd received for create");
+    assert_eq!(pidfd_target(&fd), rt.pid(&id));
+    rt.start(&id).ok();
+    let sock = tmp.path().join("exec.sock");
+    let l = UnixListener::bind(&sock).unwrap();
+    let pf = tmp.path().join("exec.pid");
+    rt.cmd(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        &id,
+        "sleep",
+        "30",
+    ])
+    .ok();
+    let fd = recv_console_fd(l).expect("no pidfd received for exec");
+    let pid: i32 = fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
+    assert_eq!(pidfd_target(&fd), pid);
+}
