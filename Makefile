@@ -7,6 +7,7 @@
 #   make lint      rustfmt check + clippy with warnings as errors
 #   make test      deps, lint, build, cargo test, then the cgroup v2 subset
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
+#   make engines-test  real containerd and podman drive hull (../shared/engines)
 #   make bench     startup benchmark (bench/bench.sh)
 
 SHELL := /bin/bash
@@ -26,7 +27,7 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint test test-v2 bench clean
+.PHONY: all build release deps demo lint test test-v2 engines-test bench clean
 
 all: build
 
@@ -70,6 +71,21 @@ test-v2:
 	vm="$(CGROUP2_VM)"; [[ -x "$$vm" ]] || vm="bash $$vm"; \
 	$$vm --share $(CURDIR) --timeout 1200 --env HULL_BIN=$(HULL_DEBUG) \
 		-- "$$exe" cgroup --test-threads=1
+
+ENGINES := $(CURDIR)/../shared/engines
+
+# containerd (runc-v2 shim) and podman (conmon) drive the built hull; the
+# scripts install the engines from Debian's packages themselves.
+engines-test: build
+	@if [[ ! -d "$(ENGINES)" ]]; then \
+		echo "engines-test: SKIPPED: $(ENGINES) is missing (it comes from shared/ beside the repository)"; \
+		exit 0; \
+	fi; \
+	bash $(ENGINES)/install-deps; \
+	rc=0; \
+	bash $(ENGINES)/containerd-smoke $(HULL_DEBUG) || rc=1; \
+	bash $(ENGINES)/podman-smoke $(HULL_DEBUG) || rc=1; \
+	exit $$rc
 
 bench:
 	$(CURDIR)/bench/bench.sh
