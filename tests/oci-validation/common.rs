@@ -167,10 +167,10 @@ fn template() -> &'static Path {
         if let Ok(rd) = fs::read_dir("/tmp") {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                if let Some(pid) = name.strip_prefix("hull-ociv-template-") {
-                    if pid.parse::<i32>().is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
-                        let _ = fs::remove_dir_all(e.path());
-                    }
+                if let Some(pid) = name.strip_prefix("hull-ociv-template-")
+                    && pid.parse::<i32>().is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
+                {
+                    let _ = fs::remove_dir_all(e.path());
                 }
             }
         }
@@ -400,10 +400,10 @@ impl Bundle {
             .cloned()
             .unwrap_or_default()
         {
-            if let (Some(ty), Some(p)) = (n["type"].as_str(), n["path"].as_str()) {
-                if let Ok(m) = fs::metadata(p) {
-                    ns_paths.insert(ty.into(), json!(m.ino()));
-                }
+            if let (Some(ty), Some(p)) = (n["type"].as_str(), n["path"].as_str())
+                && let Ok(m) = fs::metadata(p)
+            {
+                ns_paths.insert(ty.into(), json!(m.ino()));
             }
         }
         let mut binds = Map::new();
@@ -416,10 +416,9 @@ impl Bundle {
             let bind = m["type"] == "bind" || opts.iter().any(|o| o == "bind" || o == "rbind");
             if let (true, Some(d), Some(s)) =
                 (bind, m["destination"].as_str(), m["source"].as_str())
+                && let Ok(md) = fs::metadata(s)
             {
-                if let Ok(md) = fs::metadata(s) {
-                    binds.insert(d.into(), json!({ "dev": md.dev(), "ino": md.ino() }));
-                }
+                binds.insert(d.into(), json!({ "dev": md.dev(), "ino": md.ino() }));
             }
         }
         json!({

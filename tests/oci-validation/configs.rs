@@ -158,7 +158,8 @@ fn config_capabilities_root_all() {
                 .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
         })
         .unwrap();
-    let (held, missing): (Vec<(usize, &str)>, Vec<(usize, &str)>) = ALL_CAPS
+    type Caps<'a> = Vec<(usize, &'a str)>;
+    let (held, missing): (Caps, Caps) = ALL_CAPS
         .iter()
         .copied()
         .enumerate()

@@ -877,7 +877,7 @@ fn check_sysctl(t: &mut Tap, cfg: &Value) {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        t.eq("config-linux.md#sysctl", &format!("{k}"), want, got);
+        t.eq("config-linux.md#sysctl", k, want, got);
     }
 }
 
@@ -1120,13 +1120,13 @@ fn cgroup_read(v: u64, ctrl: &str, file_v1: &str, file_v2: &str) -> Result<Strin
     let mut cands = Vec::new();
     if v == 2 {
         cands.push(format!("/sys/fs/cgroup/{file_v2}"));
-        if let Ok(c) = fs::read_to_string("/proc/self/cgroup") {
-            if let Some(p) = c.lines().find_map(|l| l.strip_prefix("0::")) {
-                cands.push(format!(
-                    "/sys/fs/cgroup{}/{file_v2}",
-                    p.trim_end_matches('/')
-                ));
-            }
+        if let Ok(c) = fs::read_to_string("/proc/self/cgroup")
+            && let Some(p) = c.lines().find_map(|l| l.strip_prefix("0::"))
+        {
+            cands.push(format!(
+                "/sys/fs/cgroup{}/{file_v2}",
+                p.trim_end_matches('/')
+            ));
         }
     } else {
         cands.push(format!("/sys/fs/cgroup/{ctrl}/{file_v1}"));
