@@ -22,12 +22,14 @@ ifeq ($(shell command -v $(CARGO) 2>/dev/null),)
 endif
 
 HULL_DEBUG  := $(CURDIR)/target/debug/hull
+# Statically linked in-container checker of the oci-validation tests.
+OCI_CHECKER := $(CURDIR)/target/oci-checker/debug/hull-oci-checker
 # shared/ sits beside the repository (also in CI's fresh clone).
 CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint test test-v2 engines-test bench clean
+.PHONY: all build release deps demo lint oci-checker test test-v2 engines-test bench clean
 
 all: build
 
@@ -52,25 +54,36 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: deps lint build
-	HULL_BIN=$(HULL_DEBUG) $(CARGO) test -- --test-threads=$(TEST_THREADS)
+# The oci-validation runner builds the checker itself when HULL_OCI_CHECKER
+# is unset (plain `cargo test`); here it is built once up front.
+oci-checker:
+	$(CARGO) rustc --bin hull-oci-checker --target-dir $(CURDIR)/target/oci-checker \
+		-- -C target-feature=+crt-static
+
+test: deps lint build oci-checker
+	HULL_BIN=$(HULL_DEBUG) HULL_OCI_CHECKER=$(OCI_CHECKER) \
+		$(CARGO) test -- --test-threads=$(TEST_THREADS)
 	$(MAKE) --no-print-directory test-v2
 
 # The host mounts cgroup v1 hierarchies, so the cgroup v2 tests run in a VM
-# whose only hierarchy is cgroup v2. The `integration` test binary is built
-# here and run there, filtered to the tests whose names contain "cgroup".
-test-v2:
+# whose only hierarchy is cgroup v2. The `integration` and `oci-validation`
+# test binaries (and the static checker) are built here and run there in one
+# VM boot, filtered to the tests whose names contain "cgroup".
+test-v2: oci-checker
 	@if [[ ! -e "$(CGROUP2_VM)" ]]; then \
 		echo "test-v2: SKIPPED: the cgroup v2 VM script $(CGROUP2_VM) is missing" \
 		     "(it comes from shared/vm beside the repository); the cgroup v2 subset was not run."; \
 		exit 0; \
 	fi; \
-	exe=$$($(CARGO) test --no-run --message-format=json \
-		| python3 $(CURDIR)/scripts/test-executable.py integration); \
-	echo "test-v2: running $$exe in the cgroup v2 VM"; \
+	built=$$($(CARGO) test --no-run --message-format=json); \
+	exe=$$(python3 $(CURDIR)/scripts/test-executable.py integration <<<"$$built"); \
+	oci=$$(python3 $(CURDIR)/scripts/test-executable.py oci-validation <<<"$$built"); \
+	echo "test-v2: running $$exe and $$oci in the cgroup v2 VM"; \
 	vm="$(CGROUP2_VM)"; [[ -x "$$vm" ]] || vm="bash $$vm"; \
 	$$vm --share $(CURDIR) --timeout 1200 --env HULL_BIN=$(HULL_DEBUG) \
-		-- "$$exe" cgroup --test-threads=1
+		--env HULL_OCI_CHECKER=$(OCI_CHECKER) \
+		-- sh -c '"$$1" cgroup --test-threads=1; a=$$?; "$$2" cgroup --test-threads=1; b=$$?; [ $$a = 0 ] && [ $$b = 0 ]' \
+		sh "$$exe" "$$oci"
 
 ENGINES := $(CURDIR)/../shared/engines
 
