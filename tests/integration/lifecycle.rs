@@ -486,3 +486,50 @@ fn ps_lists_the_container_processes() {
     assert!(o.stdout.lines().next().unwrap_or("").contains("PID"), "{o}");
     assert!(o.stdout.contains(&pid.to_string()), "{o}");
 }
+
+/// The state dir lock makes concurrent commands on one id safe: of two
+/// simultaneous `start`s exactly one wins, and the container runs once.
+#[test]
+fn concurrent_starts_on_one_id_start_it_once() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&[]);
+    let out = b.out_dir();
+    b.set_args(&["sh", "-c", "echo started >> /out/log; sleep 30"]);
+    let id = unique_id("race");
+    rt.create(&b, &id).ok();
+    let spawn = || {
+        rt.command(&["start", &id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut c) = (spawn(), spawn());
+    let ok = [a.wait().unwrap().success(), c.wait().unwrap().success()];
+    assert_eq!(
+        ok.iter().filter(|s| **s).count(),
+        1,
+        "both or neither start succeeded: {ok:?}"
+    );
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
+    let log = wait_file_contains(&out.join("log"), "started", Duration::from_secs(10))
+        .unwrap_or_default();
+    assert_eq!(log.lines().count(), 1, "container process ran {log:?}");
+}
+
+/// An init killed from outside (not through hull) reads as stopped, and a
+/// later process that reuses nothing of it is not mistaken for it.
+#[test]
+fn init_killed_outside_hull_reads_stopped() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("outside");
+    rt.create_start(&b, &id);
+    let pid = rt.pid(&id);
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(wait_pid_gone(pid, Duration::from_secs(10)));
+    rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
+    assert_eq!(rt.state(&id).unwrap()["pid"], serde_json::json!(0));
+    rt.delete(&id).ok();
+    assert!(!rt.root().join(&id).exists());
+}
