@@ -1,6 +1,7 @@
 //! Privileges of the container process: capabilities and no_new_privs.
 
 pub mod capabilities;
+pub mod seccomp;
 
 use crate::error::{Context, Result};
 
