@@ -65,7 +65,8 @@ mod x86_64_table;
 mod x86_table;
 
 // Classic BPF opcodes (linux/bpf_common.h).
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
+/// BPF_LD (0) | BPF_W (0) | BPF_ABS (0x20).
+const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_ALU_AND_K: u16 = 0x04 | 0x50;
 const BPF_JA: u16 = 0x05;
 const BPF_JEQ_K: u16 = 0x05 | 0x10;
@@ -783,7 +784,7 @@ mod tests {
             match ins.code {
                 BPF_LD_W_ABS => {
                     let k = ins.k as usize;
-                    assert!(k % 4 == 0 && k + 4 <= 64, "bad load offset {k}");
+                    assert!(k.is_multiple_of(4) && k + 4 <= 64, "bad load offset {k}");
                     a = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
                 }
                 BPF_ALU_AND_K => a &= ins.k,
