@@ -8,7 +8,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks;
 use crate::namespaces::Plan;
 use crate::rootfs;
-use crate::security::{self, capabilities};
+use crate::security::{self, capabilities, seccomp};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
@@ -29,6 +29,10 @@ pub struct InitConfig<'a> {
     pub no_new_keyring: bool,
     pub inherited_fds: i32,
     pub listen_fds: i32,
+    /// linux.seccomp, compiled by the parent.
+    pub seccomp: Option<&'a seccomp::Filter>,
+    /// Connected socket to linux.seccomp.listenerPath (SCMP_ACT_NOTIFY).
+    pub seccomp_listener: Option<RawFd>,
 }
 
 fn channel(cfg: &InitConfig) -> std::mem::ManuallyDrop<Channel> {
@@ -144,6 +148,8 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         crate::namespaces::loopback_up()?;
     }
     nix::unistd::setsid().ctx(|| "setsid".into())?;
+    // The pid the seccomp listener is told, read while /proc is the host's.
+    let host_pid = cfg.seccomp_listener.map_or(0, |_| seccomp::host_pid());
     if !cfg.no_new_keyring {
         join_session_keyring(cfg.id);
     }
@@ -199,6 +205,14 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
     capabilities::drop_bounding(caps.bounding)?;
     capabilities::set_keep_caps(true)?;
+    // Without no_new_privs, seccomp needs CAP_SYS_ADMIN, which changing
+    // to a non-root user clears from the effective set: install here, so
+    // the profile also governs the rest of the set-up (setgroups, setres[ug]id,
+    // capset, prctl, the ready message, accept4, fcntl, close_range, execve).
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp {
+        install_seccomp(cfg, host_pid)?;
+    }
     attrs::set_user(process, in_userns)?;
     capabilities::set_keep_caps(false)?;
     capabilities::apply_sets(&caps)?;
@@ -216,7 +230,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let exe = attrs::find_executable(&args[0], &env)?;
     let argv = to_cstrings(args, "process.args")?;
     let envp = to_cstrings(&env, "process.env")?;
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         security::set_no_new_privs()?;
     }
     chan.send(&Msg::Ready)?;
@@ -240,11 +254,42 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         unsafe { libc::_exit(1) }
     }
     pass_fds(cfg.inherited_fds);
+    // With no_new_privs, the filter goes in as late as possible: only
+    // sending the notify fd (sendmsg, close) and execve run under it.
+    if nnp && let Err(e) = install_seccomp(cfg, host_pid) {
+        let _ = nix::unistd::write(&conn, format!("{e}").as_bytes());
+        // SAFETY: see die().
+        unsafe { libc::_exit(1) }
+    }
     let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
     let msg = format!("exec {:?}: {err}", exe);
     let _ = nix::unistd::write(&conn, msg.as_bytes());
     // SAFETY: see die().
     unsafe { libc::_exit(127) }
+}
+
+/// Installs linux.seccomp; with SCMP_ACT_NOTIFY, sends the notify fd and
+/// the container process state to the listener.
+fn install_seccomp(cfg: &InitConfig, pid: i32) -> Result<()> {
+    let Some(filter) = cfg.seccomp else {
+        return Ok(());
+    };
+    let Some(notify_fd) = filter.install()? else {
+        return Ok(());
+    };
+    let sock = cfg
+        .seccomp_listener
+        .ok_or_else(|| Error::msg("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath"))?;
+    let state = filter.process_state(
+        cfg.spec.version(),
+        cfg.id,
+        pid,
+        cfg.bundle,
+        cfg.spec.annotations().as_ref(),
+    );
+    // SAFETY: the parent passed this connected socket to this process only.
+    let sock = unsafe { OwnedFd::from_raw_fd(sock) };
+    seccomp::send_to_listener(sock, &notify_fd, state.to_string().as_bytes())
 }
 
 fn to_cstrings(v: &[String], field: &str) -> Result<Vec<CString>> {

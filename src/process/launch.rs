@@ -10,6 +10,7 @@ use crate::container::START_SOCKET;
 use crate::error::{Context, Error, Result};
 use crate::hooks;
 use crate::namespaces::{self, Plan};
+use crate::security::seccomp;
 use crate::spec::Bundle;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::LinuxNamespaceType;
@@ -132,6 +133,16 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         None => None,
     };
     let join_fds = namespaces::open_join_fds(&plan)?;
+    // Compiled here so the init only installs it; the listener is on the
+    // host, so it is connected before the init leaves the host's mounts.
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(seccomp::compile(s)?),
+        None => None,
+    };
+    let seccomp_listener = match seccomp.as_ref().map(|f| f.connect_listener()) {
+        Some(sock) => sock?.map(|s| lift_fd(s, min_fd)).transpose()?,
+        None => None,
+    };
     let cfg = InitConfig {
         id: o.id,
         spec,
@@ -146,6 +157,8 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         no_new_keyring: o.no_new_keyring,
         inherited_fds: o.inherited_fds,
         listen_fds: o.listen_fds,
+        seccomp: seccomp.as_ref(),
+        seccomp_listener: seccomp_listener.as_ref().map(|s| s.as_raw_fd()),
     };
     // The cgroup namespace is unshared by the init once it is in its cgroup,
     // so that the namespace's root is the container's cgroup.
@@ -205,6 +218,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     drop(child_fd);
     drop(listener);
     drop(console);
+    drop(seccomp_listener);
     match finish(o, &parent_chan, pid) {
         Ok(()) => Ok(Launched { pid }),
         Err(e) => {

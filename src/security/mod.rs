@@ -1,6 +1,7 @@
 //! Privileges of the container process: capabilities and no_new_privs.
 
 pub mod capabilities;
+pub mod seccomp;
 
 /// The seccomp section of `features`. Seccomp filters are not applied by
 /// this build yet, so it says so rather than promise what is not enforced.
