@@ -384,7 +384,7 @@ pub struct ExecOptions {
 /// exit code when not detached.
 pub fn exec(mut o: ExecOptions) -> Result<i32> {
     use crate::process::{exec as px, supervise};
-    let (pid, spec, cgroup_path) = {
+    let (pid, spec, cgroup_path, bundle_dir) = {
         let c = Container::load(&o.root, &o.id)?;
         match c.status() {
             Status::Stopped => {
@@ -401,7 +401,12 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
             }
             _ => {}
         }
-        (c.state.pid, c.saved_spec()?, c.state.cgroup_path.clone())
+        (
+            c.state.pid,
+            c.saved_spec()?,
+            c.state.cgroup_path.clone(),
+            c.state.bundle.clone(),
+        )
     };
     let cgroup_path = match &o.sub_cgroup {
         Some(sub) => format!(
@@ -445,6 +450,8 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
     }
     let join = |p: i32| cgroup.add_process(p);
     let pid = px::spawn(&px::ExecTarget {
+        id: &o.id,
+        bundle: &bundle_dir,
         init_pid: pid,
         spec: &spec,
         process: &o.process,

@@ -316,7 +316,12 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<std::ffi::CString> 
 /// scheduling and limits while still privileged, then the bounding set,
 /// the uid/gid change with caps kept, the final capability sets, umask
 /// and working directory.
-pub fn apply_process(process: &Process, spec: &Spec, in_userns: bool) -> Result<()> {
+pub fn apply_process(
+    process: &Process,
+    spec: &Spec,
+    in_userns: bool,
+    before_user: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     use crate::security::capabilities;
     set_oom_score_adj(process)?;
     set_rlimits(process)?;
@@ -333,6 +338,7 @@ pub fn apply_process(process: &Process, spec: &Spec, in_userns: bool) -> Result<
     let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
     capabilities::drop_bounding(caps.bounding)?;
     capabilities::set_keep_caps(true)?;
+    before_user()?;
     set_user(process, in_userns)?;
     capabilities::set_keep_caps(false)?;
     capabilities::apply_sets(&caps)?;

@@ -6,6 +6,7 @@
 use super::attrs;
 use super::sync::{Channel, Msg};
 use crate::error::{Context, Error, Result};
+use crate::security::seccomp;
 use oci_spec::runtime::{Process, Spec};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
@@ -22,6 +23,8 @@ const KINDS: [(&str, libc::c_int); 8] = [
 ];
 
 pub struct ExecTarget<'a> {
+    pub id: &'a str,
+    pub bundle: &'a std::path::Path,
     pub init_pid: i32,
     pub spec: &'a Spec,
     pub process: &'a Process,
@@ -54,6 +57,20 @@ fn open_namespaces(pid: i32) -> Result<Vec<(&'static str, libc::c_int, OwnedFd)>
 /// exec'd (or the error that stopped it).
 pub fn spawn(t: &ExecTarget) -> Result<i32> {
     let namespaces = open_namespaces(t.init_pid)?;
+    // The container's seccomp profile applies to exec'd processes too;
+    // compile it and reach its listener while still on the host.
+    let filter = match t.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(seccomp::compile(s)?),
+        None => None,
+    };
+    let listener = match filter.as_ref().map(|f| f.connect_listener()) {
+        Some(r) => r?,
+        None => None,
+    };
+    let seccomp = Seccomp {
+        filter: filter.as_ref(),
+        listener: listener.as_ref().map(|l| l.as_raw_fd()),
+    };
     let in_userns = namespaces.iter().any(|(k, _, _)| *k == "user");
     let (parent, child) = Channel::pair()?;
     let min_fd = 3 + t.preserve_fds;
@@ -68,7 +85,13 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
         nix::unistd::ForkResult::Child => {
             let chan = Channel::from_fd(child_fd);
             let res = join_and_fork(&chan, &namespaces, || {
-                run_process(&chan, t, console.as_ref().map(|c| c.as_raw_fd()), in_userns)
+                run_process(
+                    &chan,
+                    t,
+                    console.as_ref().map(|c| c.as_raw_fd()),
+                    in_userns,
+                    &seccomp,
+                )
             });
             if let Err(e) = res {
                 let _ = chan.send(&Msg::Error { msg: e.to_string() });
@@ -142,17 +165,41 @@ fn join_and_fork(
 }
 
 /// The exec'd process: wait for the cgroup, set up, exec. Returns only on error.
+struct Seccomp<'a> {
+    filter: Option<&'a seccomp::Filter>,
+    listener: Option<RawFd>,
+}
+
+impl Seccomp<'_> {
+    fn install(&self, t: &ExecTarget, pid: i32) -> Result<()> {
+        let Some(filter) = self.filter else {
+            return Ok(());
+        };
+        seccomp::install_and_notify(filter, self.listener, || {
+            filter.process_state(
+                crate::spec::OCI_VERSION,
+                t.id,
+                pid,
+                t.bundle,
+                t.spec.annotations().as_ref(),
+                "running",
+            )
+        })
+    }
+}
+
 fn run_process(
     chan: &Channel,
     t: &ExecTarget,
     console: Option<RawFd>,
     in_userns: bool,
+    seccomp: &Seccomp,
 ) -> Result<()> {
     super::supervise::reset_signal_state();
-    match chan.recv()? {
-        Some(Msg::Go { .. }) => {}
+    let host_pid = match chan.recv()? {
+        Some(Msg::Go { pid }) => pid,
         other => return Err(Error::msg(format!("exec: expected Go, got {other:?}"))),
-    }
+    };
     let p = t.process;
     if p.terminal().unwrap_or(false) {
         let fd = console.ok_or_else(|| Error::msg("exec: --tty needs a console socket"))?;
@@ -164,7 +211,16 @@ fn run_process(
         crate::console::setup_in_container(fd, size, false)?;
         let _ = nix::unistd::close(fd);
     }
-    attrs::apply_process(p, t.spec, in_userns)?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    // As in the init: without no_new_privs the filter must go in while
+    // CAP_SYS_ADMIN is still effective, i.e. before the uid change.
+    attrs::apply_process(p, t.spec, in_userns, &mut || {
+        if nnp {
+            Ok(())
+        } else {
+            seccomp.install(t, host_pid)
+        }
+    })?;
     let env = p.env().clone().unwrap_or_default();
     let args = p
         .args()
@@ -174,10 +230,13 @@ fn run_process(
     let exe = attrs::find_executable(&args[0], &env)?;
     let argv = attrs::to_cstrings(args, "process.args")?;
     let envp = attrs::to_cstrings(&env, "process.env")?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         crate::security::set_no_new_privs()?;
     }
     attrs::pass_fds(t.preserve_fds);
+    if nnp {
+        seccomp.install(t, host_pid)?;
+    }
     let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
     Err(Error::Sys {
         context: format!("exec {exe:?}"),

@@ -8,7 +8,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks;
 use crate::namespaces::Plan;
 use crate::rootfs;
-use crate::security::{self, capabilities, seccomp};
+use crate::security::{self, seccomp};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
@@ -148,8 +148,6 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         crate::namespaces::loopback_up()?;
     }
     nix::unistd::setsid().ctx(|| "setsid".into())?;
-    // The pid the seccomp listener is told, read while /proc is the host's.
-    let host_pid = cfg.seccomp_listener.map_or(0, |_| seccomp::host_pid());
     if !cfg.no_new_keyring {
         join_session_keyring(cfg.id);
     }
@@ -189,37 +187,20 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         set_domainname(d)?;
     }
     rootfs::finalize(spec)?;
-    attrs::set_oom_score_adj(process)?;
-    attrs::set_rlimits(process)?;
-    attrs::set_personality(spec)?;
-    attrs::set_io_priority(process)?;
-    attrs::set_scheduler(process)?;
     attrs::set_memory_policy(spec)?;
-    if let Some(aff) = process.exec_cpu_affinity() {
-        attrs::set_cpu_affinity(
-            aff.cpu_affinity_final().as_ref(),
-            "process.execCPUAffinity.final",
-            0,
-        )?;
-    }
-    let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
-    capabilities::drop_bounding(caps.bounding)?;
-    capabilities::set_keep_caps(true)?;
     // Without no_new_privs, seccomp needs CAP_SYS_ADMIN, which changing
-    // to a non-root user clears from the effective set: install here, so
-    // the profile also governs the rest of the set-up (setgroups, setres[ug]id,
-    // capset, prctl, the ready message, accept4, fcntl, close_range, execve).
+    // to a non-root user clears from the effective set: install it just
+    // before the uid change, so the profile also governs the rest of the
+    // set-up (setgroups, setres[ug]id, capset, prctl, the ready message,
+    // accept4, fcntl, close_range, execve).
     let nnp = process.no_new_privileges().unwrap_or(false);
-    if !nnp {
-        install_seccomp(cfg, host_pid)?;
-    }
-    attrs::set_user(process, in_userns)?;
-    capabilities::set_keep_caps(false)?;
-    capabilities::apply_sets(&caps)?;
-    let umask = process.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd.as_path()).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
+    attrs::apply_process(process, spec, in_userns, &mut || {
+        if nnp {
+            Ok(())
+        } else {
+            install_seccomp(cfg, host_pid)
+        }
+    })?;
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if cfg.listen_fds > 0 {
         env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
@@ -228,8 +209,8 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     }
     let args = process.args().as_deref().expect("validated");
     let exe = attrs::find_executable(&args[0], &env)?;
-    let argv = to_cstrings(args, "process.args")?;
-    let envp = to_cstrings(&env, "process.env")?;
+    let argv = attrs::to_cstrings(args, "process.args")?;
+    let envp = attrs::to_cstrings(&env, "process.env")?;
     if nnp {
         security::set_no_new_privs()?;
     }
@@ -253,7 +234,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         // SAFETY: see die().
         unsafe { libc::_exit(1) }
     }
-    pass_fds(cfg.inherited_fds);
+    attrs::pass_fds(cfg.inherited_fds);
     // With no_new_privs, the filter goes in as late as possible: only
     // sending the notify fd (sendmsg, close) and execve run under it.
     if nnp && let Err(e) = install_seccomp(cfg, host_pid) {
@@ -268,56 +249,21 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     unsafe { libc::_exit(127) }
 }
 
-/// Installs linux.seccomp; with SCMP_ACT_NOTIFY, sends the notify fd and
-/// the container process state to the listener.
+/// Installs linux.seccomp (if any), notifying its listener.
 fn install_seccomp(cfg: &InitConfig, pid: i32) -> Result<()> {
     let Some(filter) = cfg.seccomp else {
         return Ok(());
     };
-    let Some(notify_fd) = filter.install()? else {
-        return Ok(());
-    };
-    let sock = cfg
-        .seccomp_listener
-        .ok_or_else(|| Error::msg("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath"))?;
-    let state = filter.process_state(
-        cfg.spec.version(),
-        cfg.id,
-        pid,
-        cfg.bundle,
-        cfg.spec.annotations().as_ref(),
-    );
-    // SAFETY: the parent passed this connected socket to this process only.
-    let sock = unsafe { OwnedFd::from_raw_fd(sock) };
-    seccomp::send_to_listener(sock, &notify_fd, state.to_string().as_bytes())
-}
-
-fn to_cstrings(v: &[String], field: &str) -> Result<Vec<CString>> {
-    v.iter()
-        .enumerate()
-        .map(|(i, s)| {
-            CString::new(s.as_str())
-                .map_err(|_| Error::msg(format!("{field}[{i}]: holds a NUL byte")))
-        })
-        .collect()
-}
-
-/// Keeps stdio and the passed descriptors open across exec; marks every
-/// other descriptor close-on-exec so none of hull's leak into the container.
-fn pass_fds(inherited: i32) {
-    for fd in 3..3 + inherited {
-        // SAFETY: clearing FD_CLOEXEC on a descriptor number only changes flags.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            (3 + inherited) as libc::c_uint,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
+    seccomp::install_and_notify(filter, cfg.seccomp_listener, || {
+        filter.process_state(
+            crate::spec::OCI_VERSION,
+            cfg.id,
+            pid,
+            cfg.bundle,
+            cfg.spec.annotations().as_ref(),
+            "creating",
         )
-    };
+    })
 }
 
 fn set_domainname(d: &str) -> Result<()> {

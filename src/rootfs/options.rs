@@ -120,6 +120,8 @@ pub fn parse(options: &[String]) -> MountOptions {
                 o.rec_set |= MOUNT_ATTR_RELATIME;
             }
             "rnorelatime" | "ratime" => o.rec_clr |= MOUNT_ATTR__ATIME,
+            // Back to the default (relatime), recursively.
+            "rnostrictatime" => o.rec_clr |= MOUNT_ATTR__ATIME,
             "rnoatime" => {
                 o.rec_clr |= MOUNT_ATTR__ATIME;
                 o.rec_set |= MOUNT_ATTR_NOATIME;

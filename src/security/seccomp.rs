@@ -701,6 +701,7 @@ impl Filter {
         pid: i32,
         bundle: &Path,
         annotations: Option<&std::collections::HashMap<String, String>>,
+        status: &str,
     ) -> serde_json::Value {
         let mut state = serde_json::json!({
             "ociVersion": oci_version,
@@ -709,7 +710,7 @@ impl Filter {
             "state": {
                 "ociVersion": oci_version,
                 "id": id,
-                "status": "creating",
+                "status": status,
                 "pid": pid,
                 "bundle": bundle,
                 "annotations": annotations.cloned().unwrap_or_default(),
@@ -746,6 +747,23 @@ pub fn send_to_listener(sock: OwnedFd, notify_fd: &OwnedFd, state: &[u8]) -> Res
 
 /// This process's pid as the runtime sees it, read from /proc/self while
 /// the host's /proc is still mounted (before pivot_root); falls back to getpid.
+/// Installs the filter; with SCMP_ACT_NOTIFY, sends the notify fd and the
+/// process state (built only then) to the listener socket.
+pub fn install_and_notify(
+    filter: &Filter,
+    listener: Option<std::os::fd::RawFd>,
+    state: impl FnOnce() -> serde_json::Value,
+) -> Result<()> {
+    let Some(notify_fd) = filter.install()? else {
+        return Ok(());
+    };
+    let sock =
+        listener.ok_or_else(|| Error::msg("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath"))?;
+    // SAFETY: the parent passed this connected socket to this process only.
+    let sock = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(sock) };
+    send_to_listener(sock, &notify_fd, state().to_string().as_bytes())
+}
+
 pub fn host_pid() -> i32 {
     std::fs::read_link("/proc/self")
         .ok()
@@ -1029,7 +1047,7 @@ mod tests {
             FLAG_TSYNC | FLAG_TSYNC_ESRCH | FLAG_NEW_LISTENER | FLAG_WAIT_KILLABLE_RECV
         );
         assert_eq!(x86_64(&f, "mkdir", [0; 6]), RET_USER_NOTIF);
-        let s = f.process_state("1.2.0", "c1", 42, Path::new("/b"), None);
+        let s = f.process_state("1.2.0", "c1", 42, Path::new("/b"), None, "creating");
         assert_eq!(s["fds"], serde_json::json!(["seccompFd"]));
         assert_eq!(s["metadata"], "meta");
         assert_eq!(s["state"]["status"], "creating");

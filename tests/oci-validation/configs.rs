@@ -505,11 +505,7 @@ fn config_combined() {
     check(&b);
 }
 
-/// hull does not implement linux.seccomp yet (another branch adds it). With
-/// hull this test is an expected failure: it passes while the checker's
-/// only failures are seccomp lines, printing XFAIL, and fails with XPASS
-/// once hull enforces the profile (then drop the xfail). Set
-/// HULL_OCI_NO_XFAIL=1 to make it an ordinary test.
+/// A denied syscall returns the configured errno (and EPERM by default).
 #[test]
 fn config_seccomp_errno() {
     let mut b = Bundle::new();
@@ -521,38 +517,5 @@ fn config_seccomp_errno() {
             { "names": ["getpriority"], "action": "SCMP_ACT_ERRNO" }
         ]
     });
-    let r = run_checker(&b);
-    let xfail = runtime_is_hull()
-        && std::env::var("HULL_OCI_NO_XFAIL")
-            .map(|v| v != "1")
-            .unwrap_or(true);
-    if !xfail {
-        assert!(
-            r.passed(),
-            "runtime {}:\n{}",
-            runtime_bin().display(),
-            r.explain()
-        );
-        return;
-    }
-    if r.passed() {
-        panic!(
-            "XPASS: hull now enforces linux.seccomp; remove the expected failure from config_seccomp_errno"
-        );
-    }
-    let only_seccomp = r.out.success() || r.out.code == Some(1);
-    let only_seccomp = only_seccomp
-        && r.planned == Some(r.seen)
-        && r.not_ok
-            .iter()
-            .all(|l| l.contains("config-linux.md#seccomp"));
-    assert!(
-        only_seccomp,
-        "expected failure of seccomp checks only, but:\n{}",
-        r.explain()
-    );
-    println!(
-        "XFAIL (known gap): hull does not implement linux.seccomp yet:\n{}",
-        r.not_ok.join("\n")
-    );
+    check(&b);
 }
