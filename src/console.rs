@@ -74,14 +74,26 @@ pub fn setup_in_container(
     if !bind_console {
         return Ok(());
     }
-    // /dev/console is the container's terminal too.
-    let console = std::path::Path::new("/dev/console");
-    if std::fs::symlink_metadata(console).is_err() {
-        std::fs::File::create(console).ctx(|| "create /dev/console".into())?;
+    // /dev/console is the container's terminal too. Bind the slave we hold
+    // (by fd) onto a /dev/console that is not a symlink (CVE-2025-52565).
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let target = nix::fcntl::open(
+        "/dev/console",
+        flags,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .ctx(|| "open /dev/console (it must not be a symlink)".into())?;
+    let st = nix::sys::stat::fstat(&target).ctx(|| "stat /dev/console".into())?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        return Err(Error::msg(
+            "/dev/console is neither a file nor a character device",
+        ));
     }
     nix::mount::mount(
-        Some(name.as_str()),
-        console,
+        Some(format!("/proc/self/fd/{}", slave.as_raw_fd()).as_str()),
+        format!("/proc/self/fd/{}", target.as_raw_fd()).as_str(),
         None::<&str>,
         nix::mount::MsFlags::MS_BIND,
         None::<&str>,

@@ -67,6 +67,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
     validate_id(&o.id)?;
     let bundle = Bundle::load(&o.bundle)?;
     let process = bundle.spec.process().as_ref().expect("validated");
+    process::attrs::check_lsm(&bundle.spec, process)?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && o.console_socket.is_none() && o.console_fd.is_none() {
         return Err(Error::msg(

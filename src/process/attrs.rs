@@ -345,7 +345,62 @@ pub fn apply_process(
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     let cwd = process.cwd();
-    nix::unistd::chdir(cwd.as_path()).ctx(|| format!("process.cwd: chdir {}", cwd.display()))
+    nix::unistd::chdir(cwd.as_path()).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
+    // A cwd reached through a leaked descriptor (/proc/self/fd/N) would sit
+    // outside the root: the kernel then reports it unreachable (CVE-2024-21626).
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(Error::msg(format!(
+            "process.cwd: {} is outside the container's root",
+            cwd.display()
+        ))),
+    }
+}
+
+/// Makes the process non-dumpable while it still runs hull's image inside
+/// the container, so no container process can open /proc/<pid>/exe (the
+/// host's hull binary) or ptrace it (CVE-2019-5736). execve resets it.
+pub fn set_non_dumpable() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
+/// The host has no AppArmor or SELinux: refuse configs that ask for them
+/// rather than run without the confinement they expect.
+pub fn check_lsm(spec: &Spec, process: &Process) -> Result<()> {
+    if process
+        .apparmor_profile()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+        && !std::path::Path::new("/sys/kernel/security/apparmor").exists()
+    {
+        return Err(Error::msg(
+            "process.apparmorProfile: AppArmor is not enabled on this host; remove the profile to run unconfined",
+        ));
+    }
+    let selinux = !std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    if selinux
+        && process
+            .selinux_label()
+            .as_deref()
+            .is_some_and(|l| !l.is_empty())
+    {
+        return Err(Error::msg(
+            "process.selinuxLabel: SELinux is not enabled on this host",
+        ));
+    }
+    if selinux
+        && spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref())
+            .is_some_and(|l| !l.is_empty())
+    {
+        return Err(Error::msg(
+            "linux.mountLabel: SELinux is not enabled on this host",
+        ));
+    }
+    Ok(())
 }
 
 pub fn to_cstrings(v: &[String], field: &str) -> Result<Vec<std::ffi::CString>> {

@@ -145,6 +145,9 @@ fn join_and_fork(
     namespaces: &[(&str, libc::c_int, OwnedFd)],
     child: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
+    if !namespaces.iter().any(|(k, _, _)| *k == "user") {
+        attrs::set_non_dumpable();
+    }
     for (kind, flag, fd) in namespaces {
         nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::from_bits_retain(*flag))
             .ctx(|| format!("exec: join the container's {kind} namespace"))?;
@@ -201,6 +204,9 @@ fn run_process(
         other => return Err(Error::msg(format!("exec: expected Go, got {other:?}"))),
     };
     let p = t.process;
+    if !in_userns {
+        attrs::set_non_dumpable();
+    }
     if p.terminal().unwrap_or(false) {
         let fd = console.ok_or_else(|| Error::msg("exec: --tty needs a console socket"))?;
         nix::unistd::setsid().ctx(|| "setsid".into())?;
@@ -233,6 +239,7 @@ fn run_process(
     if nnp {
         crate::security::set_no_new_privs()?;
     }
+    attrs::set_non_dumpable();
     attrs::pass_fds(t.preserve_fds);
     if nnp {
         seccomp.install(t, host_pid)?;

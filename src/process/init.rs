@@ -140,6 +140,11 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     };
     let in_userns =
         cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
+    // Outside a user namespace /proc/self stays root's either way: protect
+    // the image at once. In one, later writes to /proc/self need it dumpable.
+    if !in_userns {
+        attrs::set_non_dumpable();
+    }
     if cfg.plan.creates(LinuxNamespaceType::Cgroup) {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .ctx(|| "unshare cgroup namespace".into())?;
@@ -214,6 +219,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     if nnp {
         security::set_no_new_privs()?;
     }
+    attrs::set_non_dumpable();
     chan.send(&Msg::Ready)?;
     let _ = nix::unistd::close(cfg.sync_fd);
     // Wait for `start`.

@@ -120,6 +120,12 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     let spec = &o.bundle.spec;
     let linux = spec.linux().as_ref();
     let plan = Plan::from_spec(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]));
+    // Children inherit this: none of hull's processes inside the container
+    // may expose /proc/<pid>/exe (in a user namespace the init turns it off
+    // itself once its own /proc writes are done).
+    if !plan.creates(LinuxNamespaceType::User) && !plan.joins(LinuxNamespaceType::User) {
+        super::attrs::set_non_dumpable();
+    }
     let min_fd = 3 + o.inherited_fds;
     let (parent_chan, child_chan) = Channel::pair()?;
     let child_fd = lift_fd(child_chan.fd().try_clone().ctx(|| "dup".into())?, min_fd)?;

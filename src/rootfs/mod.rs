@@ -94,6 +94,8 @@ fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, m: &Mount) -> Result<()> 
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
+    let src_for_check = (opts.is_bind() || typ == "bind").then(|| bind_source(s, m));
+    check_proc_destination(dest, typ, src_for_check.as_deref())?;
     if typ == "cgroup" && !opts.is_bind() {
         return mount_cgroup(s, root, dest, &opts);
     }
@@ -432,29 +434,125 @@ pub fn finalize(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn readonly_path(p: &Path) -> Result<()> {
-    if std::fs::symlink_metadata(p).is_err() {
-        return Ok(());
+/// Opens a path after pivot_root without following a final symlink: the
+/// masked and read-only paths must be what the config names, not where a
+/// planted link points (None when the path does not exist).
+fn open_target(p: &Path) -> Result<Option<(OwnedFd, nix::sys::stat::FileStat)>> {
+    use nix::fcntl::{OFlag, open};
+    let fd = match open(
+        p,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(e).ctx(|| format!("open {}", p.display())),
+    };
+    let st = nix::sys::stat::fstat(&fd).ctx(|| format!("stat {}", p.display()))?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(Error::msg(format!(
+            "{} is a symlink: refusing to mount over where it points",
+            p.display()
+        )));
     }
-    mount(Some(p), p, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
-        .ctx(|| format!("bind {}", p.display()))?;
+    Ok(Some((fd, st)))
+}
+
+/// The container's /dev/null, verified to be the null device (1:3), so a
+/// planted file or link can never be bound over a masked path.
+fn verified_dev_null() -> Result<OwnedFd> {
+    let (fd, st) =
+        open_target(Path::new("/dev/null"))?.ok_or_else(|| Error::msg("/dev/null is missing"))?;
+    let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+        && nix::sys::stat::major(st.st_rdev) == 1
+        && nix::sys::stat::minor(st.st_rdev) == 3;
+    if !is_null {
+        return Err(Error::msg(
+            "/dev/null in the container is not the null device (1:3)",
+        ));
+    }
+    Ok(fd)
+}
+
+fn readonly_path(p: &Path) -> Result<()> {
+    let Some((fd, _)) = open_target(p)? else {
+        return Ok(());
+    };
+    mount(
+        Some(&fd_path(&fd)),
+        &fd_path(&fd),
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .ctx(|| format!("bind {}", p.display()))?;
     let flags = current_mount_flags(p).unwrap_or(MsFlags::empty());
     remount_bind(p, flags | MsFlags::MS_RDONLY | MsFlags::MS_REC)
         .ctx(|| format!("remount {} read-only", p.display()))
 }
 
 fn mask_path(p: &Path) -> Result<()> {
-    let meta = match std::fs::symlink_metadata(p) {
-        Ok(m) => m,
-        Err(_) => return Ok(()),
+    let Some((fd, st)) = open_target(p)? else {
+        return Ok(());
     };
-    if meta.is_dir() {
-        mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
-            .ctx(|| format!("mask {} with an empty tmpfs", p.display()))
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        mount(
+            Some("tmpfs"),
+            &fd_path(&fd),
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            NONE,
+        )
+        .ctx(|| format!("mask {} with an empty tmpfs", p.display()))
     } else {
-        mount(Some("/dev/null"), p, NONE, MsFlags::MS_BIND, NONE)
-            .ctx(|| format!("mask {} with /dev/null", p.display()))
+        let null = verified_dev_null()?;
+        mount(
+            Some(&fd_path(&null)),
+            &fd_path(&fd),
+            NONE,
+            MsFlags::MS_BIND,
+            NONE,
+        )
+        .ctx(|| format!("mask {} with /dev/null", p.display()))
     }
+}
+
+/// Mounts under /proc may only bring procfs (CVE-2019-16884 class): a bind
+/// of anything else there could hide the real /proc files from hull's own
+/// checks. A few files are allowed for lxcfs-style overlays.
+fn check_proc_destination(dest: &Path, typ: &str, src: Option<&Path>) -> Result<()> {
+    let rel = paths::relative(dest);
+    if !rel.starts_with("proc") {
+        return Ok(());
+    }
+    if typ == "proc" && rel == Path::new("proc") {
+        return Ok(());
+    }
+    const ALLOWED: [&str; 9] = [
+        "proc/cpuinfo",
+        "proc/diskstats",
+        "proc/meminfo",
+        "proc/stat",
+        "proc/swaps",
+        "proc/uptime",
+        "proc/loadavg",
+        "proc/slabinfo",
+        "proc/net/dev",
+    ];
+    if ALLOWED.iter().any(|a| rel == Path::new(a)) {
+        return Ok(());
+    }
+    if let Some(src) = src {
+        if let Ok(st) = nix::sys::statfs::statfs(src) {
+            if st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC {
+                return Ok(());
+            }
+        }
+    }
+    Err(Error::msg(format!(
+        "{} is under /proc: only procfs (or one of the lxcfs-style files) may be mounted there",
+        dest.display()
+    )))
 }
 
 pub fn unknown_field(field: &str, value: &str) -> Error {

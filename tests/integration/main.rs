@@ -17,3 +17,4 @@ mod namespaces;
 mod process;
 mod rootfs;
 mod seccomp;
+mod security;
