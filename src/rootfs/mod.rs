@@ -542,12 +542,11 @@ fn check_proc_destination(dest: &Path, typ: &str, src: Option<&Path>) -> Result<
     if ALLOWED.iter().any(|a| rel == Path::new(a)) {
         return Ok(());
     }
-    if let Some(src) = src {
-        if let Ok(st) = nix::sys::statfs::statfs(src) {
-            if st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC {
-                return Ok(());
-            }
-        }
+    let on_procfs = src
+        .and_then(|s| nix::sys::statfs::statfs(s).ok())
+        .is_some_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+    if on_procfs {
+        return Ok(());
     }
     Err(Error::msg(format!(
         "{} is under /proc: only procfs (or one of the lxcfs-style files) may be mounted there",
