@@ -432,6 +432,12 @@ impl V1Manager {
     }
 
     fn apply_hugetlb(&self, limits: &[LinuxHugepageLimit]) -> Result<()> {
+        for (i, h) in limits.iter().enumerate() {
+            super::resources::check_page_size(
+                &format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                h.page_size(),
+            )?;
+        }
         if let Some(dir) = self.dir("hugetlb") {
             for (i, h) in limits.iter().enumerate() {
                 let field = format!("linux.resources.hugepageLimits[{i}]");

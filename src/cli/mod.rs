@@ -388,11 +388,13 @@ fn parse_duration(s: &str) -> Result<std::time::Duration> {
         (n, 1000.0)
     } else if let Some(n) = s.strip_suffix('m') {
         (n, 60_000.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3_600_000.0)
     } else {
         (s, 1000.0)
     };
     let v: f64 = num.parse().map_err(|_| bad())?;
-    if !(v > 0.0) {
+    if v.is_nan() || v <= 0.0 {
         return Err(bad());
     }
     Ok(std::time::Duration::from_millis((v * mult_ms) as u64))
