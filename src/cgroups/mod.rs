@@ -306,6 +306,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_permission_errors_allow_running_without_a_cgroup() {
+        use nix::errno::Errno;
+        let sys = |errno| Error::Sys {
+            context: "create cgroup".into(),
+            errno,
+        };
+        assert!(is_permission_error(&sys(Errno::EACCES)));
+        assert!(is_permission_error(&sys(Errno::EPERM)));
+        assert!(is_permission_error(&sys(Errno::EROFS)));
+        assert!(!is_permission_error(&sys(Errno::ENOSPC)));
+        assert!(!is_permission_error(&Error::msg("x")));
+        let none: LinuxResources =
+            serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+        assert!(resources::is_empty_ignoring_devices(&none));
+        let some: LinuxResources = serde_json::from_str(r#"{"pids":{"limit":5}}"#).unwrap();
+        assert!(!resources::is_empty_ignoring_devices(&some));
+    }
+
+    #[test]
     fn paths_are_cleaned_and_dotdot_refused() {
         assert_eq!(clean_path("/a//b/./c/").unwrap(), "/a/b/c");
         assert!(clean_path("/a/../../etc").is_err());

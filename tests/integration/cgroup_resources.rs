@@ -84,7 +84,10 @@ fn cgroup_memory_v1_only_fields() {
         "kernelTCP": 16777216, "useHierarchy": true
     }});
     if !is_v1() {
-        create_fails(res, &["linux.resources.memory.swappiness"]);
+        create_fails(
+            json!({ "memory": { "swappiness": 10 } }),
+            &["linux.resources.memory.swappiness"],
+        );
         create_fails(
             json!({ "memory": { "disableOOMKiller": true } }),
             &["linux.resources.memory.disableOOMKiller"],
