@@ -1,6 +1,9 @@
 //! Cgroups: one `Manager` interface, with v1 (including hybrid hosts) and
 //! v2 implementations chosen by probing `/sys/fs/cgroup`.
 
+pub mod devices;
+pub mod resources;
+mod stats;
 mod v1;
 mod v2;
 
@@ -29,6 +32,124 @@ pub trait Manager {
     fn exists(&self) -> bool;
     /// Freezes or thaws every process in the cgroup, waiting until done.
     fn set_frozen(&self, frozen: bool) -> Result<()>;
+    /// Installs the device rules (config rules followed by the defaults).
+    fn apply_devices(&self, rules: &[devices::Rule]) -> Result<()>;
+    /// Usage statistics, shaped like the `data` of runc's `events --stats`.
+    fn stats(&self) -> Result<serde_json::Value>;
+    /// How many processes the OOM killer has killed in the cgroup so far.
+    fn oom_kills(&self) -> u64;
+}
+
+/// Stands in when cgroup setup was skipped (no permission, no resources).
+pub struct Skipped;
+
+impl Manager for Skipped {
+    fn create(&self) -> Result<()> {
+        Ok(())
+    }
+    fn apply(&self, _: &LinuxResources) -> Result<()> {
+        Ok(())
+    }
+    fn add_process(&self, _: i32) -> Result<()> {
+        Ok(())
+    }
+    fn pids(&self) -> Result<Vec<i32>> {
+        Ok(Vec::new())
+    }
+    fn destroy(&self) -> Result<()> {
+        Ok(())
+    }
+    fn exists(&self) -> bool {
+        false
+    }
+    fn set_frozen(&self, _: bool) -> Result<()> {
+        Err(Error::msg(
+            "the container has no cgroup (hull could not create one)",
+        ))
+    }
+    fn apply_devices(&self, _: &[devices::Rule]) -> Result<()> {
+        Ok(())
+    }
+    fn stats(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({}))
+    }
+    fn oom_kills(&self) -> u64 {
+        0
+    }
+}
+
+/// True for the errors of an unprivileged mkdir in a cgroup tree.
+fn is_permission_error(e: &Error) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        e,
+        Error::Sys {
+            errno: Errno::EACCES | Errno::EPERM | Errno::EROFS,
+            ..
+        }
+    )
+}
+
+/// Creates the container's cgroup and applies `linux.resources` and the
+/// device rules. Without permission to create cgroups (rootless, no
+/// delegation) and with nothing to limit, cgroup setup is skipped.
+pub fn setup(path: &str, resources: Option<&LinuxResources>) -> Result<Box<dyn Manager>> {
+    let m = manager(path);
+    if let Err(e) = m.create() {
+        if !is_permission_error(&e) {
+            return Err(e);
+        }
+        if resources.is_none_or(resources::is_empty_ignoring_devices) {
+            crate::logging::debug(format!(
+                "cgroups: no permission to create {path} ({e}) and no resources to apply: running without a cgroup (device rules are not installed)"
+            ));
+            let _ = m.destroy();
+            return Ok(Box::new(Skipped));
+        }
+        return Err(e.wrap(
+            "linux.resources needs a cgroup, and hull may not create one here (run as root or delegate a cgroup to this user)",
+        ));
+    }
+    if let Some(r) = resources {
+        m.apply(r)?;
+    }
+    let rules = devices::effective_rules(
+        resources
+            .and_then(|r| r.devices().as_deref())
+            .unwrap_or_default(),
+    )?;
+    m.apply_devices(&rules)?;
+    Ok(m)
+}
+
+/// `rdma` entries onto rdma.max ("mlx5_1 hca_handle=3 hca_object=max").
+pub(crate) fn write_rdma(
+    dir: &Path,
+    rdma: &std::collections::HashMap<String, oci_spec::runtime::LinuxRdma>,
+) -> Result<()> {
+    let mut names: Vec<&String> = rdma.keys().collect();
+    names.sort();
+    for name in names {
+        let r = &rdma[name];
+        let field = format!("linux.resources.rdma[{name:?}]");
+        if r.hca_handles().is_none() && r.hca_objects().is_none() {
+            return Err(Error::msg(format!(
+                "{field}: set hcaHandles, hcaObjects or both"
+            )));
+        }
+        let v = |x: Option<u32>| x.map_or("max".to_string(), |x| x.to_string());
+        resources::Dir { path: dir }.set(
+            &field,
+            "rdma.max",
+            &format!(
+                "{name} hca_handle={} hca_object={}",
+                v(r.hca_handles()),
+                v(r.hca_objects())
+            ),
+            "the rdma controller is not enabled for this cgroup",
+        )?;
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,9 +291,10 @@ pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<(
     Err(Error::msg(format!("{what}: timed out")))
 }
 
-/// The pids limit as the kernel wants it: "max" for unlimited.
+/// The pids limit as the kernel wants it: "max" for -1 (unlimited); 0 is
+/// a real limit, as the spec asks.
 pub(crate) fn pids_value(limit: i64) -> String {
-    if limit > 0 {
+    if limit >= 0 {
         limit.to_string()
     } else {
         "max".into()
@@ -182,6 +304,25 @@ pub(crate) fn pids_value(limit: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_permission_errors_allow_running_without_a_cgroup() {
+        use nix::errno::Errno;
+        let sys = |errno| Error::Sys {
+            context: "create cgroup".into(),
+            errno,
+        };
+        assert!(is_permission_error(&sys(Errno::EACCES)));
+        assert!(is_permission_error(&sys(Errno::EPERM)));
+        assert!(is_permission_error(&sys(Errno::EROFS)));
+        assert!(!is_permission_error(&sys(Errno::ENOSPC)));
+        assert!(!is_permission_error(&Error::msg("x")));
+        let none: LinuxResources =
+            serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+        assert!(resources::is_empty_ignoring_devices(&none));
+        let some: LinuxResources = serde_json::from_str(r#"{"pids":{"limit":5}}"#).unwrap();
+        assert!(!resources::is_empty_ignoring_devices(&some));
+    }
 
     #[test]
     fn paths_are_cleaned_and_dotdot_refused() {

@@ -1,9 +1,12 @@
 //! cgroup v1: one directory per mounted hierarchy. On hybrid hosts the
 //! cgroup2 mount (usually /sys/fs/cgroup/unified) is joined as well.
 
+use super::resources::{Dir, v1_bytes, write_field};
 use super::{Manager, pids_value, read_pids, rmdir_retry, write_file};
 use crate::error::{Context, Error, Result};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxResources,
+};
 use std::path::{Path, PathBuf};
 
 /// A mounted cgroup hierarchy.
@@ -126,6 +129,388 @@ impl V1Manager {
     }
 }
 
+const MAX_BYTES: u64 = 1 << 62;
+
+impl V1Manager {
+    fn mem_dir(&self, field: &str) -> Result<PathBuf> {
+        self.require("memory", &format!("linux.resources.memory.{field}"))
+    }
+
+    fn apply_memory(&self, m: &LinuxMemory) -> Result<()> {
+        let f = |n: &str| format!("linux.resources.memory.{n}");
+        if let (Some(true), Some(limit)) = (m.check_before_update(), m.limit())
+            && limit > 0
+        {
+            let dir = self.mem_dir("checkBeforeUpdate")?;
+            let usage = super::stats::num(&dir, "memory.usage_in_bytes");
+            if usage > limit as u64 {
+                return Err(Error::msg(format!(
+                    "linux.resources.memory.limit: {limit} is below the current usage {usage} (checkBeforeUpdate)"
+                )));
+            }
+        }
+        match (m.limit(), m.swap()) {
+            (limit, Some(swap)) => {
+                let dir = self.mem_dir("swap")?;
+                let d = Dir { path: &dir };
+                let memsw = d.file(
+                    "memory.memsw.limit_in_bytes",
+                    &f("swap"),
+                    "no swap accounting: boot with swapaccount=1",
+                )?;
+                // memsw must stay >= the memory limit: which goes first
+                // depends on whether the limits grow or shrink.
+                if std::fs::write(&memsw, v1_bytes(swap)).is_ok() {
+                    if let Some(l) = limit {
+                        d.set(&f("limit"), "memory.limit_in_bytes", &v1_bytes(l), "")?;
+                    }
+                } else {
+                    if let Some(l) = limit {
+                        d.set(&f("limit"), "memory.limit_in_bytes", &v1_bytes(l), "")?;
+                    }
+                    write_field(&f("swap"), &memsw, &v1_bytes(swap))?;
+                }
+            }
+            (Some(l), None) => {
+                let dir = self.mem_dir("limit")?;
+                Dir { path: &dir }.set(&f("limit"), "memory.limit_in_bytes", &v1_bytes(l), "")?;
+            }
+            (None, None) => {}
+        }
+        if let Some(v) = m.reservation() {
+            let dir = self.mem_dir("reservation")?;
+            Dir { path: &dir }.set(
+                &f("reservation"),
+                "memory.soft_limit_in_bytes",
+                &v1_bytes(v),
+                "",
+            )?;
+        }
+        for (name, file, value) in [
+            ("kernel", "memory.kmem.limit_in_bytes", m.kernel()),
+            (
+                "kernelTCP",
+                "memory.kmem.tcp.limit_in_bytes",
+                m.kernel_tcp(),
+            ),
+        ] {
+            let Some(v) = value.filter(|v| *v != 0) else {
+                continue;
+            };
+            let dir = self.mem_dir(name)?;
+            let d = Dir { path: &dir };
+            d.set(
+                &f(name),
+                file,
+                &v1_bytes(v),
+                "this kernel has no such limit",
+            )?;
+            // Linux 6.x keeps memory.kmem.limit_in_bytes but ignores writes.
+            if v > 0
+                && d.read(file)
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .is_some_and(|r| r >= MAX_BYTES)
+            {
+                return Err(Error::msg(format!(
+                    "{}: this kernel ignores {file} (kernel memory limits were removed from Linux); drop the field",
+                    f(name)
+                )));
+            }
+        }
+        if let Some(v) = m.swappiness() {
+            if v > 100 {
+                return Err(Error::msg(format!(
+                    "linux.resources.memory.swappiness: {v} is out of range (0-100)"
+                )));
+            }
+            let dir = self.mem_dir("swappiness")?;
+            Dir { path: &dir }.set(&f("swappiness"), "memory.swappiness", &v.to_string(), "")?;
+        }
+        if let Some(v) = m.disable_oom_killer() {
+            let dir = self.mem_dir("disableOOMKiller")?;
+            Dir { path: &dir }.set(
+                &f("disableOOMKiller"),
+                "memory.oom_control",
+                if v { "1" } else { "0" },
+                "",
+            )?;
+        }
+        if let Some(v) = m.use_hierarchy() {
+            let dir = self.mem_dir("useHierarchy")?;
+            let d = Dir { path: &dir };
+            if let Err(e) = d.set(
+                &f("useHierarchy"),
+                "memory.use_hierarchy",
+                if v { "1" } else { "0" },
+                "",
+            ) {
+                if !v && d.read("memory.use_hierarchy").as_deref() == Some("1") {
+                    return Err(Error::msg(
+                        "linux.resources.memory.useHierarchy: false is not supported by this kernel (hierarchical accounting is always on)",
+                    ));
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_cpu(&self, c: &LinuxCpu) -> Result<()> {
+        let f = |n: &str| format!("linux.resources.cpu.{n}");
+        let cpu = |n: &str| self.require("cpu", &f(n));
+        if let Some(v) = c.shares() {
+            Dir {
+                path: &cpu("shares")?,
+            }
+            .set(&f("shares"), "cpu.shares", &v.to_string(), "")?;
+        }
+        // A smaller quota may be refused while the old burst exceeds it:
+        // try the burst first, and again at the end.
+        if let Some(b) = c.burst() {
+            let _ = std::fs::write(cpu("burst")?.join("cpu.cfs_burst_us"), b.to_string());
+        }
+        if let Some(v) = c.period() {
+            Dir {
+                path: &cpu("period")?,
+            }
+            .set(&f("period"), "cpu.cfs_period_us", &v.to_string(), "")?;
+        }
+        if let Some(v) = c.quota() {
+            let v = if v <= 0 { -1 } else { v };
+            Dir {
+                path: &cpu("quota")?,
+            }
+            .set(&f("quota"), "cpu.cfs_quota_us", &v.to_string(), "")?;
+        }
+        if let Some(b) = c.burst() {
+            Dir {
+                path: &cpu("burst")?,
+            }
+            .set(
+                &f("burst"),
+                "cpu.cfs_burst_us",
+                &b.to_string(),
+                "the kernel has no CFS burst",
+            )?;
+        }
+        if let Some(rt) = c.realtime_runtime() {
+            let _ = std::fs::write(
+                cpu("realtimeRuntime")?.join("cpu.rt_runtime_us"),
+                rt.to_string(),
+            );
+        }
+        if let Some(v) = c.realtime_period() {
+            Dir {
+                path: &cpu("realtimePeriod")?,
+            }
+            .set(
+                &f("realtimePeriod"),
+                "cpu.rt_period_us",
+                &v.to_string(),
+                "the kernel has no RT group scheduling",
+            )?;
+        }
+        if let Some(v) = c.realtime_runtime() {
+            Dir {
+                path: &cpu("realtimeRuntime")?,
+            }
+            .set(
+                &f("realtimeRuntime"),
+                "cpu.rt_runtime_us",
+                &v.to_string(),
+                "the kernel has no RT group scheduling",
+            )?;
+        }
+        if let Some(v) = c.idle() {
+            Dir {
+                path: &cpu("idle")?,
+            }
+            .set(
+                &f("idle"),
+                "cpu.idle",
+                &v.to_string(),
+                "the kernel has no SCHED_IDLE cgroups",
+            )?;
+        }
+        if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
+            let dir = self.require("cpuset", &f("cpus"))?;
+            Dir { path: &dir }.set(&f("cpus"), "cpuset.cpus", v, "")?;
+        }
+        if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
+            let dir = self.require("cpuset", &f("mems"))?;
+            Dir { path: &dir }.set(&f("mems"), "cpuset.mems", v, "")?;
+        }
+        Ok(())
+    }
+
+    fn apply_blkio(&self, b: &LinuxBlockIo) -> Result<()> {
+        let f = |n: &str| format!("linux.resources.blockIO.{n}");
+        let dir = || self.require("blkio", &f("weight"));
+        const NO_WEIGHTS: &str = "the I/O scheduler has no weights";
+        if let Some(w) = b.weight() {
+            let dir = dir()?;
+            let d = Dir { path: &dir };
+            let file = if d.has("blkio.weight") {
+                "blkio.weight"
+            } else if d.has("blkio.bfq.weight") {
+                "blkio.bfq.weight"
+            } else {
+                "blkio.weight"
+            };
+            d.set(&f("weight"), file, &w.to_string(), NO_WEIGHTS)?;
+        }
+        if let Some(w) = b.leaf_weight() {
+            let dir = dir()?;
+            Dir { path: &dir }.set(
+                &f("leafWeight"),
+                "blkio.leaf_weight",
+                &w.to_string(),
+                "leaf weights were removed from the kernel",
+            )?;
+        }
+        for (i, wd) in b.weight_device().iter().flatten().enumerate() {
+            let dir = dir()?;
+            let d = Dir { path: &dir };
+            let field = f(&format!("weightDevice[{i}]"));
+            if let Some(w) = wd.weight() {
+                let file = if d.has("blkio.weight_device") {
+                    "blkio.weight_device"
+                } else if d.has("blkio.bfq.weight_device") {
+                    "blkio.bfq.weight_device"
+                } else {
+                    "blkio.weight_device"
+                };
+                d.set(
+                    &format!("{field}.weight"),
+                    file,
+                    &format!("{}:{} {w}", wd.major(), wd.minor()),
+                    NO_WEIGHTS,
+                )?;
+            }
+            if let Some(w) = wd.leaf_weight() {
+                d.set(
+                    &format!("{field}.leafWeight"),
+                    "blkio.leaf_weight_device",
+                    &format!("{}:{} {w}", wd.major(), wd.minor()),
+                    "leaf weights were removed from the kernel",
+                )?;
+            }
+        }
+        for (name, file, list) in [
+            (
+                "throttleReadBpsDevice",
+                "blkio.throttle.read_bps_device",
+                b.throttle_read_bps_device(),
+            ),
+            (
+                "throttleWriteBpsDevice",
+                "blkio.throttle.write_bps_device",
+                b.throttle_write_bps_device(),
+            ),
+            (
+                "throttleReadIOPSDevice",
+                "blkio.throttle.read_iops_device",
+                b.throttle_read_iops_device(),
+            ),
+            (
+                "throttleWriteIOPSDevice",
+                "blkio.throttle.write_iops_device",
+                b.throttle_write_iops_device(),
+            ),
+        ] {
+            for (i, t) in list.iter().flatten().enumerate() {
+                let dir = self.require("blkio", &f(name))?;
+                Dir { path: &dir }.set(
+                    &f(&format!("{name}[{i}]")),
+                    file,
+                    &format!("{}:{} {}", t.major(), t.minor(), t.rate()),
+                    "the kernel has no blkio throttling",
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_hugetlb(&self, limits: &[LinuxHugepageLimit]) -> Result<()> {
+        for (i, h) in limits.iter().enumerate() {
+            super::resources::check_page_size(
+                &format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                h.page_size(),
+            )?;
+        }
+        if let Some(dir) = self.dir("hugetlb") {
+            for (i, h) in limits.iter().enumerate() {
+                let field = format!("linux.resources.hugepageLimits[{i}]");
+                super::resources::check_page_size(&format!("{field}.pageSize"), h.page_size())?;
+                let d = Dir { path: &dir };
+                let size = h.page_size();
+                let why = format!(
+                    "page sizes here: {}",
+                    super::resources::host_page_sizes().join(", ")
+                );
+                d.set(
+                    &format!("{field}.limit"),
+                    &format!("hugetlb.{size}.limit_in_bytes"),
+                    &h.limit().to_string(),
+                    &why,
+                )?;
+                let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
+                if d.has(&rsvd) {
+                    d.set(&format!("{field}.limit"), &rsvd, &h.limit().to_string(), "")?;
+                }
+            }
+            return Ok(());
+        }
+        // Hybrid hosts may have hugetlb in the cgroup2 mount only.
+        let Some(h) = self.hierarchies.iter().find(|h| h.is_v2) else {
+            return Err(Error::msg(
+                "linux.resources.hugepageLimits: the hugetlb cgroup controller is not mounted on this host",
+            ));
+        };
+        let offered =
+            std::fs::read_to_string(h.mount_point.join("cgroup.controllers")).unwrap_or_default();
+        if !offered.split_whitespace().any(|c| c == "hugetlb") {
+            return Err(Error::msg(
+                "linux.resources.hugepageLimits: the hugetlb cgroup controller is neither a v1 hierarchy nor in the cgroup2 mount on this host",
+            ));
+        }
+        let dir = h.dir_of(&self.path);
+        let root_enabled = std::fs::read_to_string(h.mount_point.join("cgroup.subtree_control"))
+            .unwrap_or_default();
+        if !root_enabled.split_whitespace().any(|c| c == "hugetlb") {
+            return Err(Error::msg(format!(
+                "linux.resources.hugepageLimits: hugetlb is in the cgroup2 mount {} but the host does not enable it for child cgroups (its cgroup.subtree_control lacks hugetlb); hull does not reconfigure the host's root cgroup",
+                h.mount_point.display()
+            )));
+        }
+        super::v2::enable_down(&h.mount_point, &dir, &["hugetlb"])?;
+        super::v2::write_hugetlb(&dir, limits)
+    }
+
+    fn apply_network(&self, n: &LinuxNetwork) -> Result<()> {
+        if let Some(id) = n.class_id() {
+            let dir = self.require("net_cls", "linux.resources.network.classID")?;
+            Dir { path: &dir }.set(
+                "linux.resources.network.classID",
+                "net_cls.classid",
+                &id.to_string(),
+                "",
+            )?;
+        }
+        for (i, p) in n.priorities().iter().flatten().enumerate() {
+            let field = format!("linux.resources.network.priorities[{i}]");
+            let dir = self.require("net_prio", &field)?;
+            Dir { path: &dir }.set(
+                &field,
+                "net_prio.ifpriomap",
+                &format!("{} {}", p.name(), p.priority()),
+                "",
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// cpuset cgroups start empty and refuse tasks: copy cpus/mems from the parent.
 fn init_cpuset(dir: &Path) -> Result<()> {
     for file in ["cpuset.cpus", "cpuset.mems"] {
@@ -155,58 +540,78 @@ impl Manager for V1Manager {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {
-        if let Some(mem) = r.memory() {
-            if let Some(limit) = mem.limit() {
-                let dir = self.require("memory", "linux.resources.memory.limit")?;
-                let swap = mem.swap();
-                // memsw must stay >= limit: raise memsw first when both grow.
-                if let Some(swap) = swap {
-                    let _ = write_file(&dir, "memory.memsw.limit_in_bytes", &swap.to_string());
-                }
-                write_file(&dir, "memory.limit_in_bytes", &limit.to_string())?;
-                if let Some(swap) = swap {
-                    if dir.join("memory.memsw.limit_in_bytes").exists() {
-                        write_file(&dir, "memory.memsw.limit_in_bytes", &swap.to_string())?;
-                    } else {
-                        return Err(Error::msg(
-                            "linux.resources.memory.swap: this host has no swap accounting (memory.memsw.limit_in_bytes)",
-                        ));
-                    }
-                }
-            }
-            if let Some(res) = mem.reservation() {
-                let dir = self.require("memory", "linux.resources.memory.reservation")?;
-                write_file(&dir, "memory.soft_limit_in_bytes", &res.to_string())?;
-            }
+        if let Some(m) = r.memory() {
+            self.apply_memory(m)?;
         }
-        if let Some(cpu) = r.cpu() {
-            if let Some(shares) = cpu.shares() {
-                let dir = self.require("cpu", "linux.resources.cpu.shares")?;
-                write_file(&dir, "cpu.shares", &shares.to_string())?;
-            }
-            // The period first: the kernel checks quota against the current period.
-            if let Some(period) = cpu.period() {
-                let dir = self.require("cpu", "linux.resources.cpu.period")?;
-                write_file(&dir, "cpu.cfs_period_us", &period.to_string())?;
-            }
-            if let Some(quota) = cpu.quota() {
-                let dir = self.require("cpu", "linux.resources.cpu.quota")?;
-                write_file(&dir, "cpu.cfs_quota_us", &quota.to_string())?;
-            }
-            if let Some(cpus) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
-                let dir = self.require("cpuset", "linux.resources.cpu.cpus")?;
-                write_file(&dir, "cpuset.cpus", cpus)?;
-            }
-            if let Some(mems) = cpu.mems().as_deref().filter(|c| !c.is_empty()) {
-                let dir = self.require("cpuset", "linux.resources.cpu.mems")?;
-                write_file(&dir, "cpuset.mems", mems)?;
-            }
+        if let Some(c) = r.cpu() {
+            self.apply_cpu(c)?;
         }
         if let Some(pids) = r.pids() {
             let dir = self.require("pids", "linux.resources.pids.limit")?;
-            write_file(&dir, "pids.max", &pids_value(pids.limit()))?;
+            write_field(
+                "linux.resources.pids.limit",
+                &dir.join("pids.max"),
+                &pids_value(pids.limit()),
+            )?;
+        }
+        if let Some(b) = r.block_io() {
+            self.apply_blkio(b)?;
+        }
+        if let Some(h) = r.hugepage_limits().as_deref().filter(|h| !h.is_empty()) {
+            self.apply_hugetlb(h)?;
+        }
+        if let Some(n) = r.network() {
+            self.apply_network(n)?;
+        }
+        if let Some(rdma) = r.rdma().as_ref().filter(|m| !m.is_empty()) {
+            let dir = self.require("rdma", "linux.resources.rdma")?;
+            super::write_rdma(&dir, rdma)?;
+        }
+        if let Some(u) = r.unified().as_ref().filter(|m| !m.is_empty()) {
+            // Hybrid hosts: keys for files of the cgroup2 mount go there.
+            let dir = self
+                .hierarchies
+                .iter()
+                .find(|h| h.is_v2)
+                .map(|h| h.dir_of(&self.path));
+            let mut keys: Vec<&String> = u.keys().collect();
+            keys.sort();
+            for k in keys {
+                let Some(dir) = &dir else {
+                    return Err(Error::msg(format!(
+                        "linux.resources.unified[{k:?}]: this host uses cgroup v1 and mounts no cgroup2 hierarchy"
+                    )));
+                };
+                let file = super::resources::check_unified_key(dir, k).map_err(|e| {
+                    e.wrap("(this host uses cgroup v1; only files of its cgroup2 mount can be set)")
+                })?;
+                write_field(&format!("linux.resources.unified[{k:?}]"), &file, &u[k])?;
+            }
         }
         Ok(())
+    }
+
+    fn apply_devices(&self, rules: &[super::devices::Rule]) -> Result<()> {
+        let dir = self.require("devices", "linux.resources.devices")?;
+        super::devices::apply_v1(&dir, rules)
+    }
+
+    fn stats(&self) -> Result<serde_json::Value> {
+        let unified = self
+            .hierarchies
+            .iter()
+            .find(|h| h.is_v2)
+            .map(|h| h.dir_of(&self.path));
+        Ok(super::stats::v1(&|c| self.dir(c), unified.as_deref()))
+    }
+
+    fn oom_kills(&self) -> u64 {
+        self.dir("memory")
+            .map(|d| {
+                let m = super::stats::keyed(&d, "memory.oom_control");
+                m.get("oom_kill").copied().unwrap_or(0)
+            })
+            .unwrap_or(0)
     }
 
     fn add_process(&self, pid: i32) -> Result<()> {

@@ -125,6 +125,63 @@ struct ExecArgs {
     command: Vec<String>,
 }
 
+#[derive(Args, Debug)]
+struct UpdateArgs {
+    /// JSON file with a LinuxResources object ("-" for stdin); flags override it.
+    #[arg(short = 'r', long)]
+    resources: Option<PathBuf>,
+    /// Memory limit in bytes (k, m, g suffixes; -1 unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Memory soft limit in bytes.
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+    /// Memory plus swap limit in bytes (-1 unlimited).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Kernel memory limit (deprecated; refused where the kernel ignores it).
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit.
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    kernel_memory_tcp: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-shares")]
+    cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds (-1 unlimited).
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<u64>,
+    /// CPU CFS burst in microseconds.
+    #[arg(long = "cpu-burst")]
+    cpu_burst: Option<u64>,
+    /// SCHED_IDLE for the cgroup (1) or not (0).
+    #[arg(long = "cpu-idle")]
+    cpu_idle: Option<i64>,
+    /// CPU realtime period in microseconds.
+    #[arg(long = "cpu-rt-period")]
+    cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds.
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    cpu_rt_runtime: Option<i64>,
+    /// CPUs to run on (e.g. 0-3,7).
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Memory nodes to use.
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    /// Maximum number of pids (-1 unlimited).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
+    /// Container id.
+    id: String,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a container; its process waits for `start`.
@@ -156,6 +213,18 @@ enum Command {
         /// Options passed to ps(1) for the table format (default -ef).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
+    },
+    /// Change the resource limits of a running container.
+    Update(Box<UpdateArgs>),
+    /// Stream OOM notifications and resource usage of a container as JSON.
+    Events {
+        /// Print one stats object and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between stats objects (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
     },
     /// Print what this build of hull implements (features.md).
     Features,
@@ -268,6 +337,23 @@ fn dispatch(cli: Cli) -> Result<i32> {
             println!("{text}");
             Ok(0)
         }
+        Command::Update(a) => update(&root, *a).map(|_| 0),
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            if stats {
+                let data = lifecycle::stats(&root, &id)?;
+                println!(
+                    "{}",
+                    serde_json::json!({"type": "stats", "id": id, "data": data})
+                );
+                return Ok(0);
+            }
+            let iv = parse_duration(&interval)?;
+            lifecycle::events(&root, &id, Some(iv), &mut std::io::stdout().lock()).map(|_| 0)
+        }
         Command::Pause { id } => lifecycle::set_paused(&root, &id, true).map(|_| 0),
         Command::Resume { id } => lifecycle::set_paused(&root, &id, false).map(|_| 0),
         Command::Ps {
@@ -291,6 +377,127 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::List { format, quiet } => list(&root, &format, quiet).map(|_| 0),
         Command::Spec { bundle, rootless } => spec(&bundle, rootless).map(|_| 0),
     }
+}
+
+/// "5s", "500ms", "1m", or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let bad = || Error::msg(format!("--interval {s:?}: use a duration like 5s or 500ms"));
+    let (num, mult_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3_600_000.0)
+    } else {
+        (s, 1000.0)
+    };
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    if v.is_nan() || v <= 0.0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_millis((v * mult_ms) as u64))
+}
+
+/// A byte count with an optional k/m/g (binary) suffix; -1 is unlimited.
+fn parse_bytes(flag: &str, s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let v: i64 = num
+        .parse()
+        .map_err(|_| Error::msg(format!("{flag} {s:?}: not a byte count (e.g. 64m, -1)")))?;
+    if v == -1 {
+        return Ok(-1);
+    }
+    if v < 0 {
+        return Err(Error::msg(format!("{flag} {s:?}: negative")));
+    }
+    v.checked_mul(mult)
+        .ok_or_else(|| Error::msg(format!("{flag} {s:?}: too large")))
+}
+
+fn update(root: &std::path::Path, a: UpdateArgs) -> Result<()> {
+    use oci_spec::runtime::LinuxResources;
+    let mut v: serde_json::Value = match &a.resources {
+        Some(p) => {
+            let text = if p.as_os_str() == "-" {
+                let mut t = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut t)
+                    .map_err(|e| Error::msg(format!("--resources -: read stdin: {e}")))?;
+                t
+            } else {
+                std::fs::read(p)
+                    .map_err(|e| Error::msg(format!("--resources {}: {e}", p.display())))?
+            };
+            serde_json::from_slice(&text)
+                .map_err(|e| Error::msg(format!("--resources: not JSON: {e}")))?
+        }
+        None => serde_json::json!({}),
+    };
+    if !v.is_object() {
+        return Err(Error::msg(
+            "--resources: expected a LinuxResources JSON object",
+        ));
+    }
+    let mut set = |section: &str, key: &str, val: serde_json::Value| {
+        v[section][key] = val;
+    };
+    let mem = [
+        ("--memory", "limit", &a.memory),
+        ("--memory-reservation", "reservation", &a.memory_reservation),
+        ("--memory-swap", "swap", &a.memory_swap),
+        ("--kernel-memory", "kernel", &a.kernel_memory),
+        ("--kernel-memory-tcp", "kernelTCP", &a.kernel_memory_tcp),
+    ];
+    for (flag, key, val) in mem {
+        if let Some(s) = val {
+            set("memory", key, parse_bytes(flag, s)?.into());
+        }
+    }
+    if let Some(x) = a.cpu_shares {
+        set("cpu", "shares", x.into());
+    }
+    if let Some(x) = a.cpu_quota {
+        set("cpu", "quota", x.into());
+    }
+    if let Some(x) = a.cpu_period {
+        set("cpu", "period", x.into());
+    }
+    if let Some(x) = a.cpu_burst {
+        set("cpu", "burst", x.into());
+    }
+    if let Some(x) = a.cpu_idle {
+        set("cpu", "idle", x.into());
+    }
+    if let Some(x) = a.cpu_rt_period {
+        set("cpu", "realtimePeriod", x.into());
+    }
+    if let Some(x) = a.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", x.into());
+    }
+    if let Some(x) = &a.cpuset_cpus {
+        set("cpu", "cpus", x.clone().into());
+    }
+    if let Some(x) = &a.cpuset_mems {
+        set("cpu", "mems", x.clone().into());
+    }
+    if let Some(x) = a.pids_limit {
+        set("pids", "limit", x.into());
+    }
+    if let Some(x) = a.blkio_weight {
+        set("blockIO", "weight", x.into());
+    }
+    let changes: LinuxResources = serde_path_to_error::deserialize(v)
+        .map_err(|e| Error::msg(format!("update: resources: {}: {}", e.path(), e.inner())))?;
+    lifecycle::update(root, &a.id, &changes)
 }
 
 fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {

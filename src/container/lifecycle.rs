@@ -94,15 +94,14 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
     let cgroup = cgroups::manager(&cgroup_path);
     let cgroup_existed = cgroup.exists();
     let result = (|| -> Result<Container> {
-        cgroup.create()?;
-        if let Some(r) = bundle
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.resources().as_ref())
-        {
-            cgroup.apply(r)?;
-        }
+        let cgroup = cgroups::setup(
+            &cgroup_path,
+            bundle
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.resources().as_ref()),
+        )?;
         let listen = listen_fds();
         let own_pid_ns = bundle
             .spec
@@ -138,6 +137,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             annotations: bundle.spec.annotations().clone().unwrap_or_default(),
             cgroup_path: cgroup_path.clone(),
             own_pid_ns,
+            resources: None,
         };
         let container = Container::from_parts(dir.clone(), state, lock);
         // The init must be killed if anything below fails.
@@ -499,4 +499,111 @@ pub fn set_paused(root: &Path, id: &str, paused: bool) -> Result<()> {
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let c = Container::load(root, id)?;
     cgroups::manager(&c.state.cgroup_path).pids()
+}
+
+/// The resources in force: the last `update`'s, else the config's.
+fn current_resources(c: &Container) -> Result<oci_spec::runtime::LinuxResources> {
+    if let Some(r) = &c.state.resources {
+        return Ok(r.clone());
+    }
+    Ok(c.saved_spec()?
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default())
+}
+
+/// `update`: merges `changes` onto the resources in force, applies the
+/// result to the live cgroup (device rules are left as they are) and
+/// records it in the state.
+pub fn update(root: &Path, id: &str, changes: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let mut c = Container::load(root, id)?;
+    if c.status() == Status::Stopped {
+        return Err(Error::msg(format!(
+            "cannot update container \"{id}\": it is stopped"
+        )));
+    }
+    let merged = cgroups::resources::merge(&current_resources(&c)?, changes)?;
+    let m = cgroups::manager(&c.state.cgroup_path);
+    if !m.exists() {
+        return Err(Error::msg(format!(
+            "cannot update container \"{id}\": it has no cgroup"
+        )));
+    }
+    let mut live = merged.clone();
+    live.set_devices(None);
+    // Only the memory fields asked for are checked against usage.
+    if let Some(mem) = live.memory_mut()
+        && changes
+            .memory()
+            .as_ref()
+            .is_none_or(|m| m.limit().is_none())
+    {
+        mem.set_check_before_update(None);
+    }
+    m.apply(&live)?;
+    c.state.resources = Some(merged);
+    c.save()
+}
+
+/// Stats of a container's cgroup (runc's `events --stats` data).
+pub fn stats(root: &Path, id: &str) -> Result<serde_json::Value> {
+    let c = Container::load(root, id)?;
+    if c.status() == Status::Stopped {
+        return Err(Error::msg(format!("container \"{id}\" is stopped")));
+    }
+    cgroups::manager(&c.state.cgroup_path).stats()
+}
+
+/// `events`: prints one JSON object per line: a stats event every
+/// `interval` (none when `interval` is None) and an `oom` event whenever
+/// the OOM killer strikes in the cgroup. Returns when the container stops.
+pub fn events(
+    root: &Path,
+    id: &str,
+    interval: Option<std::time::Duration>,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let (path, pid, start_time) = {
+        let c = Container::load(root, id)?;
+        if c.status() == Status::Stopped {
+            return Err(Error::msg(format!("container \"{id}\" is stopped")));
+        }
+        (
+            c.state.cgroup_path.clone(),
+            c.state.pid,
+            c.state.pid_start_time,
+        )
+    };
+    let m = cgroups::manager(&path);
+    let mut ooms = m.oom_kills();
+    let tick = std::time::Duration::from_millis(100);
+    let mut next_stats = std::time::Instant::now();
+    let emit = |out: &mut dyn std::io::Write, v: serde_json::Value| -> Result<()> {
+        writeln!(out, "{v}")
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::msg(format!("events: write: {e}")))
+    };
+    loop {
+        let alive = super::process_matches(pid, start_time);
+        let now = m.oom_kills();
+        if now > ooms {
+            ooms = now;
+            emit(out, serde_json::json!({"type": "oom", "id": id}))?;
+        }
+        if !alive {
+            return Ok(());
+        }
+        if let Some(iv) = interval
+            && std::time::Instant::now() >= next_stats
+        {
+            let data = m.stats()?;
+            emit(
+                out,
+                serde_json::json!({"type": "stats", "id": id, "data": data}),
+            )?;
+            next_stats = std::time::Instant::now() + iv;
+        }
+        std::thread::sleep(tick);
+    }
 }

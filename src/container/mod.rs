@@ -55,6 +55,9 @@ pub struct State {
     pub cgroup_path: String,
     /// True when the container has its own pid namespace (then killing init kills all).
     pub own_pid_ns: bool,
+    /// The resources in force after an `update` (absent: the config's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 /// The OCI state plus runc's extra fields, as `state` and `list` print it.

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod cgroup_resources;
 mod cgroups;
 mod cli;
 mod errors;
