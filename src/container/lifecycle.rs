@@ -65,6 +65,8 @@ fn connect_console(path: &Path) -> Result<OwnedFd> {
 /// On failure nothing is left behind: no state dir, cgroup or process.
 pub fn create(mut o: CreateOptions) -> Result<i32> {
     validate_id(&o.id)?;
+    // Fail here, in `hull check`'s words, rather than deep inside the init.
+    crate::check::preflight(&o.bundle)?;
     let bundle = Bundle::load(&o.bundle)?;
     let process = bundle.spec.process().as_ref().expect("validated");
     let terminal = process.terminal().unwrap_or(false);
