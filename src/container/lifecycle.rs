@@ -66,8 +66,14 @@ fn connect_console(path: &Path) -> Result<OwnedFd> {
 pub fn create(mut o: CreateOptions) -> Result<i32> {
     validate_id(&o.id)?;
     // Fail here, in `hull check`'s words, rather than deep inside the init.
+    let started = std::time::Instant::now();
     crate::check::preflight(&o.bundle)?;
     let bundle = Bundle::load(&o.bundle)?;
+    crate::logging::debug(format!(
+        "bundle {} loaded and checked ({:.1?})",
+        bundle.dir.display(),
+        started.elapsed()
+    ));
     let process = bundle.spec.process().as_ref().expect("validated");
     let terminal = process.terminal().unwrap_or(false);
     if terminal && o.console_socket.is_none() && o.console_fd.is_none() {
@@ -96,6 +102,10 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
     let cgroup_existed = cgroup.exists();
     let result = (|| -> Result<Container> {
         cgroup.create()?;
+        crate::logging::debug(format!(
+            "cgroup {cgroup_path}: created ({:?} host)",
+            cgroups::host_version()
+        ));
         if let Some(r) = bundle
             .spec
             .linux()
@@ -103,6 +113,10 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             .and_then(|l| l.resources().as_ref())
         {
             cgroup.apply(r)?;
+            crate::logging::debug(format!(
+                "cgroup {cgroup_path}: linux.resources applied: {}",
+                serde_json::to_string(r).unwrap_or_default()
+            ));
         }
         let listen = listen_fds();
         let own_pid_ns = bundle
@@ -161,7 +175,15 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         Ok(container)
     })();
     match result {
-        Ok(c) => Ok(c.state.pid),
+        Ok(c) => {
+            crate::logging::debug(format!(
+                "created {} (init pid {}) in {:.1?}",
+                o.id,
+                c.state.pid,
+                started.elapsed()
+            ));
+            Ok(c.state.pid)
+        }
         Err(e) => {
             if !cgroup_existed && let Err(ce) = cgroup.destroy() {
                 crate::logging::warn(format!("clean-up: {ce}"));

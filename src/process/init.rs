@@ -39,6 +39,27 @@ fn channel(cfg: &InitConfig) -> std::mem::ManuallyDrop<Channel> {
     }))
 }
 
+/// Routes this process's --debug lines to the parent over the sync channel
+/// (see logging::set_forward), prefixed with the stage and the time since it began.
+fn forward_debug(sync_fd: RawFd, stage: &'static str) {
+    let started = std::time::Instant::now();
+    crate::logging::set_forward(Some(Box::new(move |msg: &str| {
+        // SAFETY: as in channel(): the descriptor outlives this process's use of it.
+        let chan = std::mem::ManuallyDrop::new(Channel::from_fd(unsafe {
+            OwnedFd::from_raw_fd(sync_fd)
+        }));
+        let _ = chan.send(&Msg::Debug {
+            msg: format!("{stage} (+{:.1?}): {msg}", started.elapsed()),
+        });
+    })));
+}
+
+/// Once the sync channel is closed, debug lines without a --log file are
+/// dropped: stderr is the container's.
+fn stop_forwarding_debug() {
+    crate::logging::set_forward(Some(Box::new(|_: &str| {})));
+}
+
 fn die(cfg: &InitConfig, stage: &str, e: Error) -> ! {
     let _ = channel(cfg).send(&Msg::Error {
         msg: format!("{stage}: {e}"),
@@ -56,12 +77,17 @@ pub fn stage1(
     _flags: CloneFlags,
     clone_init: impl FnOnce(&InitConfig) -> Result<i32>,
 ) -> ! {
+    forward_debug(cfg.sync_fd, "stage 1");
     let run = || -> Result<i32> {
+        for (t, _) in join_fds {
+            crate::logging::debug(format!("join the {} namespace (setns)", ns_word(*t)));
+        }
         crate::namespaces::join(join_fds)?;
         let chan = channel(cfg);
         // The time namespace is made while hull is still root on the host:
         // writing its offsets needs CAP_SYS_TIME over its owner.
         if cfg.plan.creates(LinuxNamespaceType::Time) {
+            crate::logging::debug("create the time namespace (unshare CLONE_NEWTIME)");
             nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
                 .ctx(|| "unshare time namespace".into())?;
             if let Some(offsets) = cfg
@@ -74,6 +100,7 @@ pub fn stage1(
             }
         }
         if cfg.plan.creates(LinuxNamespaceType::User) {
+            crate::logging::debug("create the user namespace (unshare CLONE_NEWUSER)");
             nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
                 .ctx(|| "unshare user namespace".into())?;
             chan.send(&Msg::MapIds {
@@ -128,6 +155,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let spec = cfg.spec;
     let process = spec.process().as_ref().expect("validated");
     let chan = channel(cfg);
+    forward_debug(cfg.sync_fd, "init");
     reset_signals();
     let host_pid = match chan.recv()? {
         Some(Msg::Go { pid }) => pid,
@@ -136,7 +164,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     };
     let in_userns =
         cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
+    crate::logging::debug(format!("started as host pid {host_pid}"));
     if cfg.plan.creates(LinuxNamespaceType::Cgroup) {
+        crate::logging::debug("create the cgroup namespace (unshare CLONE_NEWCGROUP)");
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .ctx(|| "unshare cgroup namespace".into())?;
     }
@@ -164,7 +194,13 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     }
     let hook_state = |status: &str| hooks::state_json(cfg.id, status, host_pid, cfg.bundle, spec);
     hooks::run(spec, hooks::Kind::CreateContainer, &hook_state("creating"))?;
+    crate::logging::debug("rootfs prepared; createContainer hooks done");
     rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+    crate::logging::debug(if cfg.no_pivot {
+        "entered the rootfs (MS_MOVE + chroot)"
+    } else {
+        "entered the rootfs (pivot_root)"
+    });
     if process.terminal().unwrap_or(false) {
         let fd = cfg.console_fd.ok_or_else(|| {
             Error::msg("process.terminal is true but no console socket was given")
@@ -183,6 +219,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         set_domainname(d)?;
     }
     rootfs::finalize(spec)?;
+    crate::logging::debug("sysctls, readonlyPaths and maskedPaths applied");
     attrs::set_oom_score_adj(process)?;
     attrs::set_rlimits(process)?;
     attrs::set_personality(spec)?;
@@ -202,6 +239,16 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     attrs::set_user(process, in_userns)?;
     capabilities::set_keep_caps(false)?;
     capabilities::apply_sets(&caps)?;
+    crate::logging::debug(format!(
+        "user {}:{} set; capabilities bounding={:#x} effective={:#x} permitted={:#x} inheritable={:#x} ambient={:#x}",
+        process.user().uid(),
+        process.user().gid(),
+        caps.bounding,
+        caps.effective,
+        caps.permitted,
+        caps.inheritable,
+        caps.ambient
+    ));
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     let cwd = process.cwd();
@@ -219,7 +266,13 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     if process.no_new_privileges().unwrap_or(false) {
         security::set_no_new_privs()?;
     }
+    crate::logging::debug(format!(
+        "ready: will exec {:?} with {} argument(s) after `start`",
+        exe,
+        args.len()
+    ));
     chan.send(&Msg::Ready)?;
+    stop_forwarding_debug();
     let _ = nix::unistd::close(cfg.sync_fd);
     // Wait for `start`.
     // SAFETY: listen_fd is open in this process and owned by nobody else here.
@@ -245,6 +298,14 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let _ = nix::unistd::write(&conn, msg.as_bytes());
     // SAFETY: see die().
     unsafe { libc::_exit(127) }
+}
+
+/// The config.json word for a namespace type ("network", not "net").
+fn ns_word(t: LinuxNamespaceType) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| t.to_string())
 }
 
 fn to_cstrings(v: &[String], field: &str) -> Result<Vec<CString>> {
