@@ -75,9 +75,17 @@ pub fn inspect(f: &mut (impl Read + Seek)) -> Result<Exe, String> {
     }
     // e_phoff, e_phentsize, e_phnum.
     let (phoff, phentsize, phnum) = if is64 {
-        (u64_at(head, 32), u16_at(head, 54) as usize, u16_at(head, 56))
+        (
+            u64_at(head, 32),
+            u16_at(head, 54) as usize,
+            u16_at(head, 56),
+        )
     } else {
-        (u32_at(head, 28) as u64, u16_at(head, 42) as usize, u16_at(head, 44))
+        (
+            u32_at(head, 28) as u64,
+            u16_at(head, 42) as usize,
+            u16_at(head, 44),
+        )
     };
     let min = if is64 { 56 } else { 32 };
     if phnum == 0 {

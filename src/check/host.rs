@@ -395,9 +395,7 @@ fn mounts(c: &Ctx, r: &mut Report) {
                     .flatten();
                 let hint = match close {
                     Some(s) => format!("did you mean {s:?}?"),
-                    None if typ == "none" => {
-                        "for a bind mount add \"rbind\" to options".into()
-                    }
+                    None if typ == "none" => "for a bind mount add \"rbind\" to options".into(),
                     None => format!(
                         "load its kernel module (modprobe {typ}) or use a type the kernel has, e.g. \"tmpfs\""
                     ),
@@ -563,7 +561,13 @@ fn capabilities(c: &Ctx, r: &mut Report) {
     use std::str::FromStr;
     let last = crate::security::capabilities::last_cap();
     let names: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
-    for set in ["bounding", "permitted", "effective", "inheritable", "ambient"] {
+    for set in [
+        "bounding",
+        "permitted",
+        "effective",
+        "inheritable",
+        "ambient",
+    ] {
         for (i, v) in c.items(&format!("/process/capabilities/{set}")) {
             let Some(name) = v.as_str() else { continue };
             if !name.starts_with("CAP_") {
@@ -693,7 +697,9 @@ fn cgroups(c: &Ctx, r: &mut Report) {
                 r.error(
                     &at,
                     format!("the {ctrl} cgroup controller is not mounted on this host"),
-                    Some(format!("mount it (e.g. on /sys/fs/cgroup/{ctrl}) or remove the setting")),
+                    Some(format!(
+                        "mount it (e.g. on /sys/fs/cgroup/{ctrl}) or remove the setting"
+                    )),
                 );
             }
         }
@@ -749,8 +755,10 @@ fn cgroups(c: &Ctx, r: &mut Report) {
             hugepages(c, r, &dir, "limit_in_bytes");
         }
     } else {
-        let have = std::fs::read_to_string(Path::new(crate::cgroups::CGROUP_ROOT).join("cgroup.controllers"))
-            .unwrap_or_default();
+        let have = std::fs::read_to_string(
+            Path::new(crate::cgroups::CGROUP_ROOT).join("cgroup.controllers"),
+        )
+        .unwrap_or_default();
         let have: Vec<&str> = have.split_whitespace().collect();
         for (field, _, ctrl) in CONTROLLERS {
             let at = format!("{base}{field}");
@@ -766,7 +774,10 @@ fn cgroups(c: &Ctx, r: &mut Report) {
             } else if !have.contains(ctrl) {
                 r.error(
                     &at,
-                    format!("the {ctrl} controller is not available in {}/cgroup.controllers", crate::cgroups::CGROUP_ROOT),
+                    format!(
+                        "the {ctrl} controller is not available in {}/cgroup.controllers",
+                        crate::cgroups::CGROUP_ROOT
+                    ),
                     None,
                 );
             }

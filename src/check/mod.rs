@@ -221,12 +221,6 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
         return;
     }
     schema::check(&cfg, report);
-    // Anything the typed parser refuses that the table missed.
-    if let Err(Error::Config { pointer, msg, .. }) = crate::spec::parse("config.json", text)
-        && !report.has_error_near(&pointer)
-    {
-        report.error(&pointer, msg, None);
-    }
     let rootfs = cfg
         .pointer("/root/path")
         .and_then(Value::as_str)
@@ -241,6 +235,12 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
     };
     semantic::check(&ctx, report);
     host::check(&ctx, report);
+    // Anything the typed parser refuses that hull's own checks missed.
+    if let Err(Error::Config { pointer, msg, .. }) = crate::spec::parse("config.json", text)
+        && !report.has_error_near(&pointer)
+    {
+        report.error(&pointer, msg, None);
+    }
 }
 
 /// `create`'s pre-flight: the cheap checks, before anything is made. The
@@ -296,18 +296,30 @@ pub fn suggest<'a>(s: &str, candidates: impl Iterator<Item = &'a str>) -> Option
         .map(|(_, c)| c)
 }
 
+/// Edit distance counting a swap of two neighbours as one edit ("pdi" -> "pid").
 fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -316,7 +328,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("mount", ["mounts", "root"].into_iter()), Some("mounts"));
+        assert_eq!(
+            suggest("mount", ["mounts", "root"].into_iter()),
+            Some("mounts")
+        );
         assert_eq!(suggest("pdi", ["pid", "ipc"].into_iter()), Some("pid"));
         assert_eq!(suggest("zzzzzz", ["pid", "ipc"].into_iter()), None);
     }
@@ -324,7 +339,12 @@ mod tests {
     #[test]
     fn syntax_error_has_line_and_column() {
         let mut r = Report::default();
-        check_text(Path::new("/nonexistent"), b"{\n \"a\": 1,\n oops\n}", Mode::Full, &mut r);
+        check_text(
+            Path::new("/nonexistent"),
+            b"{\n \"a\": 1,\n oops\n}",
+            Mode::Full,
+            &mut r,
+        );
         assert_eq!(r.errors(), 1);
         assert!(r.problems[0].message.contains("line 3 column 2"), "{r:?}");
     }

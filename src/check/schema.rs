@@ -48,11 +48,7 @@ const fn o(name: &'static str, t: T) -> F {
 }
 
 const fn r(name: &'static str, t: T) -> F {
-    F {
-        name,
-        req: true,
-        t,
-    }
+    F { name, req: true, t }
 }
 
 // ---------------------------------------------------------------------------
@@ -81,7 +77,10 @@ fn abs_path(s: &str) -> Option<(String, Option<String>)> {
     (!s.starts_with('/')).then(|| {
         (
             format!("{s:?} is not an absolute path"),
-            Some(format!("use {:?}", format!("/{}", s.trim_start_matches("./")))),
+            Some(format!(
+                "use {:?}",
+                format!("/{}", s.trim_start_matches("./"))
+            )),
         )
     })
 }
@@ -102,7 +101,8 @@ fn capability(s: &str) -> Option<(String, Option<String>)> {
 }
 
 fn rlimit_type(s: &str) -> Option<(String, Option<String>)> {
-    let ok = s.len() > 7 && s.starts_with("RLIMIT_") && s[7..].bytes().all(|b| b.is_ascii_uppercase());
+    let ok =
+        s.len() > 7 && s.starts_with("RLIMIT_") && s[7..].bytes().all(|b| b.is_ascii_uppercase());
     (!ok).then(|| {
         let fixed = format!(
             "RLIMIT_{}",
@@ -469,7 +469,10 @@ const MEMORY_POLICY: &[F] = &[
     ),
 ];
 const PERSONALITY: &[F] = &[
-    o("domain", T::Enum("personality domain", &["LINUX", "LINUX32"])),
+    o(
+        "domain",
+        T::Enum("personality domain", &["LINUX", "LINUX32"]),
+    ),
     o("flags", STRS),
 ];
 const TIME_OFFSET: &[F] = &[o("secs", T::I64), o("nanosecs", T::U32)];

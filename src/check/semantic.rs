@@ -46,7 +46,10 @@ fn version(c: &Ctx, r: &mut Report) {
         Some(_) => r.error(
             "/ociVersion",
             format!("unsupported version {v:?}: hull implements runtime spec 1.x"),
-            Some(format!("set \"ociVersion\": {:?}", crate::spec::OCI_VERSION)),
+            Some(format!(
+                "set \"ociVersion\": {:?}",
+                crate::spec::OCI_VERSION
+            )),
         ),
         None => {} // the schema pass reported the pattern
     }
@@ -82,18 +85,16 @@ fn process(c: &Ctx, r: &mut Report) {
     if !p.is_object() {
         return;
     }
-    match p.get("args").and_then(Value::as_array) {
-        Some(a) if !a.is_empty() => {
-            if a[0].as_str() == Some("") {
-                r.error("/process/args/0", "the program name is empty", None);
-            }
-        }
-        Some(_) | None if p.get("args").is_none_or(Value::is_array) => r.error(
+    let args = p.get("args").and_then(Value::as_array);
+    if args.is_some_and(|a| a.first().and_then(Value::as_str) == Some("")) {
+        r.error("/process/args/0", "the program name is empty", None);
+    }
+    if args.is_none_or(|a| a.is_empty()) && p.get("args").is_none_or(Value::is_array) {
+        r.error(
             "/process/args",
             "must hold at least one entry (the program to run)",
             Some("e.g. \"args\": [\"sh\"]".into()),
-        ),
-        _ => {}
+        );
     }
     if let Some(cwd) = c.str("/process/cwd")
         && !cwd.starts_with('/')
@@ -101,7 +102,10 @@ fn process(c: &Ctx, r: &mut Report) {
         r.error(
             "/process/cwd",
             format!("{cwd:?} is not an absolute path"),
-            Some(format!("use {:?}", format!("/{}", cwd.trim_start_matches("./")))),
+            Some(format!(
+                "use {:?}",
+                format!("/{}", cwd.trim_start_matches("./"))
+            )),
         );
     }
     for (i, e) in c.items("/process/env") {
@@ -161,7 +165,9 @@ fn process(c: &Ctx, r: &mut Report) {
         {
             r.error(
                 &format!("{path}/soft"),
-                format!("soft limit {s} is above the hard limit {h}: setrlimit(2) refuses it (EINVAL)"),
+                format!(
+                    "soft limit {s} is above the hard limit {h}: setrlimit(2) refuses it (EINVAL)"
+                ),
                 Some(format!("lower soft to at most {h} or raise hard")),
             );
         }
@@ -307,9 +313,10 @@ const FS_WORDS: &[&str] = &[
 
 pub fn is_bind(m: &Value) -> bool {
     m.get("type").and_then(Value::as_str) == Some("bind")
-        || m.get("options")
-            .and_then(Value::as_array)
-            .is_some_and(|o| o.iter().any(|x| matches!(x.as_str(), Some("bind" | "rbind"))))
+        || m.get("options").and_then(Value::as_array).is_some_and(|o| {
+            o.iter()
+                .any(|x| matches!(x.as_str(), Some("bind" | "rbind")))
+        })
 }
 
 fn mounts(c: &Ctx, r: &mut Report) {
@@ -323,7 +330,10 @@ fn mounts(c: &Ctx, r: &mut Report) {
                 r.error(
                     &format!("{path}/destination"),
                     format!("{d:?} is not an absolute path"),
-                    Some(format!("use {:?}", format!("/{}", d.trim_start_matches("./")))),
+                    Some(format!(
+                        "use {:?}",
+                        format!("/{}", d.trim_start_matches("./"))
+                    )),
                 );
             }
             if d.split('/').any(|p| p == "..") {
@@ -354,10 +364,17 @@ fn mounts(c: &Ctx, r: &mut Report) {
             r.error(
                 &format!("{path}/type"),
                 "missing: a mount that is not a bind mount needs a filesystem type",
-                Some("set \"type\" (e.g. \"tmpfs\"), or add \"rbind\" to options for a bind mount".into()),
+                Some(
+                    "set \"type\" (e.g. \"tmpfs\"), or add \"rbind\" to options for a bind mount"
+                        .into(),
+                ),
             );
         }
-        if bind && m.get("source").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if bind
+            && m.get("source")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
             r.error(
                 &format!("{path}/source"),
                 "missing: a bind mount needs a source",
@@ -490,7 +507,10 @@ fn id_mappings(c: &Ctx, r: &mut Report) {
                 ))
             })
             .collect();
-        let listed = c.get(&ptr).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+        let listed = c
+            .get(&ptr)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
         if new_user && !listed {
             r.error(
                 &ptr,
@@ -505,17 +525,15 @@ fn id_mappings(c: &Ctx, r: &mut Report) {
             r.error(
                 &ptr,
                 "id mappings are only valid with a new user namespace",
-                Some("add {\"type\": \"user\"} to /linux/namespaces, or remove the mappings".into()),
+                Some(
+                    "add {\"type\": \"user\"} to /linux/namespaces, or remove the mappings".into(),
+                ),
             );
             continue;
         }
         for (n, &(i, cid, hid, size)) in maps.iter().enumerate() {
             if size == 0 {
-                r.error(
-                    &format!("{ptr}/{i}/size"),
-                    "must be greater than 0",
-                    None,
-                );
+                r.error(&format!("{ptr}/{i}/size"), "must be greater than 0", None);
                 continue;
             }
             for &(j, cid2, hid2, size2) in &maps[..n] {
@@ -636,7 +654,9 @@ fn seccomp(c: &Ctx, r: &mut Report) {
                 {
                     let hint = suggest(n, known.iter().copied())
                         .map(|s| format!("did you mean {s:?}?"))
-                        .unwrap_or_else(|| "unknown names are skipped, as other runtimes do".into());
+                        .unwrap_or_else(|| {
+                            "unknown names are skipped, as other runtimes do".into()
+                        });
                     r.warning(
                         &format!("{path}/names/{j}"),
                         format!("{n:?} is not a system call of this architecture"),
@@ -711,7 +731,10 @@ fn devices(c: &Ctx, r: &mut Report) {
                 r.error(
                     &format!("{path}/path"),
                     format!("{p:?} is not under /dev"),
-                    Some(format!("use e.g. \"/dev/{}\"", p.rsplit('/').next().unwrap_or(p))),
+                    Some(format!(
+                        "use e.g. \"/dev/{}\"",
+                        p.rsplit('/').next().unwrap_or(p)
+                    )),
                 );
             }
             if p.split('/').any(|s| s == "..") {
@@ -812,7 +835,9 @@ fn linux_misc(c: &Ctx, r: &mut Report) {
             );
         }
     }
-    if let Some(w) = c.get("/linux/resources/blockIO/weight").and_then(Value::as_u64)
+    if let Some(w) = c
+        .get("/linux/resources/blockIO/weight")
+        .and_then(Value::as_u64)
         && !(10..=1000).contains(&w)
     {
         r.error(
@@ -821,8 +846,12 @@ fn linux_misc(c: &Ctx, r: &mut Report) {
             None,
         );
     }
-    let limit = c.get("/linux/resources/memory/limit").and_then(Value::as_i64);
-    let swap = c.get("/linux/resources/memory/swap").and_then(Value::as_i64);
+    let limit = c
+        .get("/linux/resources/memory/limit")
+        .and_then(Value::as_i64);
+    let swap = c
+        .get("/linux/resources/memory/swap")
+        .and_then(Value::as_i64);
     if let (Some(l), Some(s)) = (limit, swap)
         && l > 0
         && s > 0

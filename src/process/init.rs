@@ -45,9 +45,8 @@ fn forward_debug(sync_fd: RawFd, stage: &'static str) {
     let started = std::time::Instant::now();
     crate::logging::set_forward(Some(Box::new(move |msg: &str| {
         // SAFETY: as in channel(): the descriptor outlives this process's use of it.
-        let chan = std::mem::ManuallyDrop::new(Channel::from_fd(unsafe {
-            OwnedFd::from_raw_fd(sync_fd)
-        }));
+        let chan =
+            std::mem::ManuallyDrop::new(Channel::from_fd(unsafe { OwnedFd::from_raw_fd(sync_fd) }));
         let _ = chan.send(&Msg::Debug {
             msg: format!("{stage} (+{:.1?}): {msg}", started.elapsed()),
         });

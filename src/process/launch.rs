@@ -158,7 +158,14 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         flag_names(plan.new),
         plan.join
             .iter()
-            .map(|(t, p)| format!("{} {}", serde_json::to_value(t).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), p.display()))
+            .map(|(t, p)| format!(
+                "{} {}",
+                serde_json::to_value(t)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                p.display()
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     ));

@@ -76,13 +76,11 @@ impl Channel {
                 nix::sys::socket::MsgFlags::empty(),
             ) {
                 Ok(0) => return Ok(None),
-                Ok(n) => {
-                    match serde_json::from_slice(&buf[..n]) {
-                        Ok(Msg::Debug { msg }) => crate::logging::debug(msg),
-                        Ok(m) => return Ok(Some(m)),
-                        Err(e) => return Err(Error::msg(format!("decode sync message: {e}"))),
-                    }
-                }
+                Ok(n) => match serde_json::from_slice(&buf[..n]) {
+                    Ok(Msg::Debug { msg }) => crate::logging::debug(msg),
+                    Ok(m) => return Ok(Some(m)),
+                    Err(e) => return Err(Error::msg(format!("decode sync message: {e}"))),
+                },
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).ctx(|| "receive sync message".into()),
             }

@@ -134,8 +134,7 @@ fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, m: &Mount) -> Result<()> 
         if !extra.is_empty() {
             let top = open_in_root(root, dest, libc::O_PATH)
                 .ctx(|| format!("reopen {}", dest.display()))?;
-            remount_bind(&fd_path(&top), extra | rec)
-                .ctx(|| {
+            remount_bind(&fd_path(&top), extra | rec).ctx(|| {
                 format!(
                     "remount {} with options {}",
                     dest.display(),

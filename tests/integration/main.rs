@@ -8,6 +8,7 @@
 mod common;
 
 mod cgroups;
+mod check;
 mod cli;
 mod errors;
 mod exec;
