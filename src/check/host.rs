@@ -622,12 +622,35 @@ fn hooks(c: &Ctx, r: &mut Report) {
                 continue;
             }
             let at = format!("/hooks/{kind}/{i}/path");
-            match std::fs::metadata(p) {
+            // startContainer hooks run inside the container, after pivot_root:
+            // their path is one in the rootfs. The others are host paths.
+            let (host, hint) = if kind == "startContainer" {
+                let Some(rootfs) = c.rootfs.as_deref() else {
+                    continue;
+                };
+                match resolve(rootfs, &mount_table(c), p).0 {
+                    Resolved::Host(h) => (
+                        h,
+                        "startContainer hooks run in the container: the path is inside the rootfs",
+                    ),
+                    Resolved::Missing(_) | Resolved::NotDir(_) => (
+                        rootfs.join(p.trim_start_matches('/')),
+                        "startContainer hooks run in the container: the path is inside the rootfs",
+                    ),
+                    Resolved::Unknown | Resolved::Loop => continue,
+                }
+            } else {
+                (
+                    PathBuf::from(p),
+                    "hooks run on the host: the path is a host path",
+                )
+            };
+            match std::fs::metadata(&host) {
                 Err(e) => r.push(
                     sev,
                     &at,
                     format!("{p}: {}", super::io_words(&e)),
-                    Some("hooks run on the host: the path is a host path".into()),
+                    Some(hint.into()),
                 ),
                 Ok(m) if m.is_dir() => r.push(sev, &at, format!("{p} is a directory"), None),
                 Ok(m) if m.permissions().mode() & 0o111 == 0 => r.push(

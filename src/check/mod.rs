@@ -241,6 +241,17 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
     {
         report.error(&pointer, msg, None);
     }
+    // Group the problems by field: pointers in order, array indexes as numbers.
+    report.problems.sort_by_key(|p| pointer_key(&p.path));
+}
+
+fn pointer_key(p: &str) -> Vec<(u64, String)> {
+    p.split('/')
+        .map(|s| match s.parse::<u64>() {
+            Ok(n) => (n, String::new()),
+            Err(_) => (u64::MAX, s.to_string()),
+        })
+        .collect()
 }
 
 /// `create`'s pre-flight: the cheap checks, before anything is made. The

@@ -348,8 +348,8 @@ const CASES: &[Case] = &[
     Case {
         name: "user ns without mappings",
         edit: user_ns,
-        pointer: "/linux/uidMappings",
-        says: "a new user namespace needs uidMappings",
+        pointer: "/linux/gidMappings",
+        says: "a new user namespace needs gidMappings",
     },
     Case {
         name: "mappings without user ns",
