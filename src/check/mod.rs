@@ -235,8 +235,10 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
     };
     semantic::check(&ctx, report);
     host::check(&ctx, report);
-    // Anything the typed parser refuses that hull's own checks missed.
-    if let Err(Error::Config { pointer, msg, .. }) = crate::spec::parse("config.json", text)
+    // Anything the typed parser refuses that hull's own checks missed
+    // (`create` runs that parser right after its pre-flight anyway).
+    if mode == Mode::Full
+        && let Err(Error::Config { pointer, msg, .. }) = crate::spec::parse("config.json", text)
         && !report.has_error_near(&pointer)
     {
         report.error(&pointer, msg, None);

@@ -187,7 +187,7 @@ fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, m: &Mount) -> Result<()> 
                         " (hint: the kernel does not know this filesystem type; see /proc/filesystems)"
                     }
                     nix::errno::Errno::EINVAL => {
-                        " (hint: the filesystem refused an option; check /mounts options)"
+                        " (hint: the filesystem refused one of these options)"
                     }
                     _ => "",
                 };
