@@ -17,6 +17,28 @@ mkdir -p "$out"
 
 version=$(dpkg-query -W -f '${Version}' linux-libc-dev 2>/dev/null || echo unknown)
 
+# Calls newer than the headers this was last run with (Linux 6.2 to 6.17).
+# New calls share one number on every x86 ABI (x32 adds its bit); the last
+# two exist for 64-bit only.
+EXTRA_COMMON="cachestat 451 fchmodat2 452 futex_wake 454 futex_wait 455 futex_requeue 456
+statmount 457 listmount 458 lsm_get_self_attr 459 lsm_set_self_attr 460 lsm_list_modules 461
+mseal 462 setxattrat 463 getxattrat 464 listxattrat 465 removexattrat 466 open_tree_attr 467
+file_getattr 468 file_setattr 469"
+EXTRA_64="map_shadow_stack 453 uretprobe 335"
+
+extras() {
+    name=$1
+    set -- $EXTRA_COMMON
+    [ "$name" = x86_64 ] && set -- "$@" $EXTRA_64
+    while [ $# -ge 2 ]; do
+        case $name in
+            x32) printf '%s\t0x4000_0000 + %s\n' "$1" "$2" ;;
+            *) printf '%s\t%s\n' "$1" "$2" ;;
+        esac
+        shift 2
+    done
+}
+
 gen() {
     header=$1 name=$2 arch=$3
     {
@@ -33,7 +55,12 @@ gen() {
             /^#define __NR_[A-Za-z0-9_]+ \(__X32_SYSCALL_BIT \+ [0-9]+\)$/ {
                 n = $5; sub(/\)/, "", n); print substr($2, 6) "\t0x4000_0000 + " n; next
             }
-        ' "$header" | LC_ALL=C sort -t "$tab" -k1,1 | awk -F "$tab" '{ printf "    (\"%s\", %s),\n", $1, $2 }'
+        ' "$header" > "$out/.$name.tmp"
+        extras "$name" | while IFS="$tab" read -r n v; do
+            grep -q "^$n$tab" "$out/.$name.tmp" || printf '%s\t%s\n' "$n" "$v"
+        done >> "$out/.$name.tmp"
+        LC_ALL=C sort -t "$tab" -k1,1 "$out/.$name.tmp" | awk -F "$tab" '{ printf "    (\"%s\", %s),\n", $1, $2 }'
+        rm -f "$out/.$name.tmp"
         echo "];"
     } > "$out/$name.rs"
     count=$(grep -c '^    ("' "$out/$name.rs")

@@ -73,6 +73,11 @@ pub fn state_json(
 /// Runs every hook of `kind` in order; the first failure stops the rest.
 pub fn run(spec: &Spec, kind: Kind, state: &str) -> Result<()> {
     for (i, hook) in list(spec, kind).iter().enumerate() {
+        crate::logging::debug(format!(
+            "{}[{i}]: run {}",
+            kind.field(),
+            hook.path().display()
+        ));
         run_one(hook, state)
             .map_err(|e| e.wrap(format!("{}[{i}] ({})", kind.field(), hook.path().display())))?;
     }

@@ -4,6 +4,7 @@ pub mod error;
 pub mod features;
 
 pub mod cgroups;
+pub mod check;
 pub mod cli;
 pub mod console;
 pub mod container;

@@ -18,6 +18,20 @@ struct Sink {
     debug: bool,
 }
 
+/// Where debug lines go when there is no log file, in a process whose
+/// stderr is not hull's own (the container init): see [`set_forward`].
+type Forward = Box<dyn Fn(&str) + Send>;
+static FORWARD: Mutex<Option<Forward>> = Mutex::new(None);
+
+/// In the container init, stderr belongs to the container: with --debug and
+/// no --log file, debug lines are handed to `f` instead (the init sends
+/// them to the parent over the sync channel, which logs them as its own).
+/// With a --log file, the init writes to the file it inherited. `f` may
+/// drop lines (once the channel is closed).
+pub fn set_forward(f: Option<Forward>) {
+    *FORWARD.lock().unwrap_or_else(|e| e.into_inner()) = f;
+}
+
 static SINK: Mutex<Sink> = Mutex::new(Sink {
     file: None,
     format: Format::Text,
@@ -60,6 +74,15 @@ pub fn log(level: &str, msg: &str) {
             msg.replace('"', "\\\"")
         ),
     };
+    if sink.file.is_none() && level == "debug" {
+        drop(sink);
+        if let Some(f) = FORWARD.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            f(msg);
+            return;
+        }
+        let _ = std::io::stderr().write_all(format!("hull: {level}: {msg}\n").as_bytes());
+        return;
+    }
     match sink.file.as_mut() {
         Some(f) => {
             let _ = f.write_all(line.as_bytes());

@@ -405,7 +405,10 @@ fn validate(file: &str, spec: &Spec) -> Result<()> {
 
 /// Is this sysctl safe to set with the namespaces chosen? (Namespaced
 /// sysctls only; the rest would change the host.)
-fn sysctl_problem(key: &str, has_new: &dyn Fn(LinuxNamespaceType) -> bool) -> Option<String> {
+pub(crate) fn sysctl_problem(
+    key: &str,
+    has_new: &dyn Fn(LinuxNamespaceType) -> bool,
+) -> Option<String> {
     let ipc = [
         "kernel.msgmax",
         "kernel.msgmnb",

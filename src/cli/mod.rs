@@ -254,6 +254,15 @@ enum Command {
         #[arg(short = 'q', long)]
         quiet: bool,
     },
+    /// Check a bundle without running anything: report every problem in config.json.
+    Check {
+        /// Path to the bundle directory.
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// Output format: text (one line per problem) or json.
+        #[arg(short = 'f', long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
     /// Write a default config.json.
     Spec {
         #[arg(short = 'b', long, default_value = ".")]
@@ -376,6 +385,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Delete { force, id } => lifecycle::delete(&root, &id, force).map(|_| 0),
         Command::List { format, quiet } => list(&root, &format, quiet).map(|_| 0),
         Command::Spec { bundle, rootless } => spec(&bundle, rootless).map(|_| 0),
+        Command::Check { bundle, format } => check(&bundle, &format),
     }
 }
 
@@ -665,6 +675,29 @@ fn table(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `check`: every problem, one per line (or as JSON); exit 1 when any is an error.
+fn check(bundle: &std::path::Path, format: &str) -> Result<i32> {
+    use std::io::Write;
+    let (file, report) = crate::check::check_bundle(bundle, crate::check::Mode::Full);
+    let text = if format == "json" {
+        let mut t = serde_json::to_string_pretty(&report.to_json())
+            .map_err(|e| Error::msg(e.to_string()))?;
+        t.push('\n');
+        t
+    } else {
+        let (e, w) = (report.errors(), report.warnings());
+        let summary = if e + w == 0 {
+            format!("{file}: no problems found\n")
+        } else {
+            format!("{file}: {e} error(s), {w} warning(s)\n")
+        };
+        report.to_text() + &summary
+    };
+    // A closed pipe (e.g. `| head`) is not worth a panic.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(if report.errors() > 0 { 1 } else { 0 })
 }
 
 fn spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {

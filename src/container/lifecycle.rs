@@ -65,7 +65,15 @@ fn connect_console(path: &Path) -> Result<OwnedFd> {
 /// On failure nothing is left behind: no state dir, cgroup or process.
 pub fn create(mut o: CreateOptions) -> Result<i32> {
     validate_id(&o.id)?;
+    // Fail here, in `hull check`'s words, rather than deep inside the init.
+    let started = std::time::Instant::now();
+    crate::check::preflight(&o.bundle)?;
     let bundle = Bundle::load(&o.bundle)?;
+    crate::logging::debug(format!(
+        "bundle {} loaded and checked ({:.1?})",
+        bundle.dir.display(),
+        started.elapsed()
+    ));
     let process = bundle.spec.process().as_ref().expect("validated");
     process::attrs::check_lsm(&bundle.spec, process)?;
     let terminal = process.terminal().unwrap_or(false);
@@ -102,6 +110,10 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
                 .as_ref()
                 .and_then(|l| l.resources().as_ref()),
         )?;
+        crate::logging::debug(format!(
+            "cgroup {cgroup_path}: set up ({:?} host), linux.resources applied",
+            cgroups::host_version()
+        ));
         let listen = listen_fds();
         let own_pid_ns = bundle
             .spec
@@ -160,7 +172,15 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         Ok(container)
     })();
     match result {
-        Ok(c) => Ok(c.state.pid),
+        Ok(c) => {
+            crate::logging::debug(format!(
+                "created {} (init pid {}) in {:.1?}",
+                o.id,
+                c.state.pid,
+                started.elapsed()
+            ));
+            Ok(c.state.pid)
+        }
         Err(e) => {
             if !cgroup_existed && let Err(ce) = cgroup.destroy() {
                 crate::logging::warn(format!("clean-up: {ce}"));

@@ -342,6 +342,16 @@ pub fn apply_process(
     set_user(process, in_userns)?;
     capabilities::set_keep_caps(false)?;
     capabilities::apply_sets(&caps)?;
+    crate::logging::debug(format!(
+        "user {}:{} set; capabilities bounding={:#x} effective={:#x} permitted={:#x} inheritable={:#x} ambient={:#x}",
+        process.user().uid(),
+        process.user().gid(),
+        caps.bounding,
+        caps.effective,
+        caps.permitted,
+        caps.inheritable,
+        caps.ambient
+    ));
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     let cwd = process.cwd();

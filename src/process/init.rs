@@ -43,6 +43,26 @@ fn channel(cfg: &InitConfig) -> std::mem::ManuallyDrop<Channel> {
     }))
 }
 
+/// Routes this process's --debug lines to the parent over the sync channel
+/// (see logging::set_forward), prefixed with the stage and the time since it began.
+fn forward_debug(sync_fd: RawFd, stage: &'static str) {
+    let started = std::time::Instant::now();
+    crate::logging::set_forward(Some(Box::new(move |msg: &str| {
+        // SAFETY: as in channel(): the descriptor outlives this process's use of it.
+        let chan =
+            std::mem::ManuallyDrop::new(Channel::from_fd(unsafe { OwnedFd::from_raw_fd(sync_fd) }));
+        let _ = chan.send(&Msg::Debug {
+            msg: format!("{stage} (+{:.1?}): {msg}", started.elapsed()),
+        });
+    })));
+}
+
+/// Once the sync channel is closed, debug lines without a --log file are
+/// dropped: stderr is the container's.
+fn stop_forwarding_debug() {
+    crate::logging::set_forward(Some(Box::new(|_: &str| {})));
+}
+
 fn die(cfg: &InitConfig, stage: &str, e: Error) -> ! {
     let _ = channel(cfg).send(&Msg::Error {
         msg: format!("{stage}: {e}"),
@@ -60,12 +80,17 @@ pub fn stage1(
     _flags: CloneFlags,
     clone_init: impl FnOnce(&InitConfig) -> Result<i32>,
 ) -> ! {
+    forward_debug(cfg.sync_fd, "stage 1");
     let run = || -> Result<i32> {
+        for (t, _) in join_fds {
+            crate::logging::debug(format!("join the {} namespace (setns)", ns_word(*t)));
+        }
         crate::namespaces::join(join_fds)?;
         let chan = channel(cfg);
         // The time namespace is made while hull is still root on the host:
         // writing its offsets needs CAP_SYS_TIME over its owner.
         if cfg.plan.creates(LinuxNamespaceType::Time) {
+            crate::logging::debug("create the time namespace (unshare CLONE_NEWTIME)");
             nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
                 .ctx(|| "unshare time namespace".into())?;
             if let Some(offsets) = cfg
@@ -78,6 +103,7 @@ pub fn stage1(
             }
         }
         if cfg.plan.creates(LinuxNamespaceType::User) {
+            crate::logging::debug("create the user namespace (unshare CLONE_NEWUSER)");
             nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
                 .ctx(|| "unshare user namespace".into())?;
             chan.send(&Msg::MapIds {
@@ -132,6 +158,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let spec = cfg.spec;
     let process = spec.process().as_ref().expect("validated");
     let chan = channel(cfg);
+    forward_debug(cfg.sync_fd, "init");
     reset_signals();
     let host_pid = match chan.recv()? {
         Some(Msg::Go { pid }) => pid,
@@ -145,7 +172,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     if !in_userns {
         attrs::set_non_dumpable();
     }
+    crate::logging::debug(format!("started as host pid {host_pid}"));
     if cfg.plan.creates(LinuxNamespaceType::Cgroup) {
+        crate::logging::debug("create the cgroup namespace (unshare CLONE_NEWCGROUP)");
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .ctx(|| "unshare cgroup namespace".into())?;
     }
@@ -173,7 +202,13 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     }
     let hook_state = |status: &str| hooks::state_json(cfg.id, status, host_pid, cfg.bundle, spec);
     hooks::run(spec, hooks::Kind::CreateContainer, &hook_state("creating"))?;
+    crate::logging::debug("rootfs prepared; createContainer hooks done");
     rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+    crate::logging::debug(if cfg.no_pivot {
+        "entered the rootfs (MS_MOVE + chroot)"
+    } else {
+        "entered the rootfs (pivot_root)"
+    });
     if process.terminal().unwrap_or(false) {
         let fd = cfg.console_fd.ok_or_else(|| {
             Error::msg("process.terminal is true but no console socket was given")
@@ -192,6 +227,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         set_domainname(d)?;
     }
     rootfs::finalize(spec)?;
+    crate::logging::debug("sysctls, readonlyPaths and maskedPaths applied");
     attrs::set_memory_policy(spec)?;
     // Without no_new_privs, seccomp needs CAP_SYS_ADMIN, which changing
     // to a non-root user clears from the effective set: install it just
@@ -220,7 +256,13 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         security::set_no_new_privs()?;
     }
     attrs::set_non_dumpable();
+    crate::logging::debug(format!(
+        "ready: will exec {:?} with {} argument(s) after `start`",
+        exe,
+        args.len()
+    ));
     chan.send(&Msg::Ready)?;
+    stop_forwarding_debug();
     let _ = nix::unistd::close(cfg.sync_fd);
     // Wait for `start`.
     // SAFETY: listen_fd is open in this process and owned by nobody else here.
@@ -253,6 +295,14 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let _ = nix::unistd::write(&conn, msg.as_bytes());
     // SAFETY: see die().
     unsafe { libc::_exit(127) }
+}
+
+/// The config.json word for a namespace type ("network", not "net").
+fn ns_word(t: LinuxNamespaceType) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| t.to_string())
 }
 
 /// Installs linux.seccomp (if any), notifying its listener.

@@ -172,6 +172,23 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     let needs_stage1 = !plan.join.is_empty()
         || plan.creates(LinuxNamespaceType::User)
         || plan.creates(LinuxNamespaceType::Time);
+    crate::logging::debug(format!(
+        "namespaces: create [{}], join [{}]",
+        flag_names(plan.new),
+        plan.join
+            .iter()
+            .map(|(t, p)| format!(
+                "{} {}",
+                serde_json::to_value(t)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                p.display()
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let started = std::time::Instant::now();
     let mut stage1_pid = None;
     let pid = if needs_stage1 {
         let flags = clone_flags
@@ -196,6 +213,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
                         reap(s1);
                         return Err(e);
                     }
+                    crate::logging::debug(format!("wrote uid_map and gid_map of pid {pid}"));
                     parent_chan.send(&Msg::MapsDone)?;
                 }
                 Ok(Some(Msg::InitPid { pid })) => break pid,
@@ -221,12 +239,22 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     if let Some(s1) = stage1_pid {
         reap(s1);
     }
+    crate::logging::debug(format!(
+        "cloned the container init: host pid {pid} ({:.1?})",
+        started.elapsed()
+    ));
     drop(child_fd);
     drop(listener);
     drop(console);
     drop(seccomp_listener);
     match finish(o, &parent_chan, pid) {
-        Ok(()) => Ok(Launched { pid }),
+        Ok(()) => {
+            crate::logging::debug(format!(
+                "container init ready, waiting for start ({:.1?} since clone)",
+                started.elapsed()
+            ));
+            Ok(Launched { pid })
+        }
         Err(e) => {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
@@ -251,6 +279,7 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32) -> Result<()> {
         )?;
     }
     o.cgroup.add_process(pid)?;
+    crate::logging::debug(format!("cgroup {}: added pid {pid}", o.cgroup_path));
     if let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
         namespaces::move_net_devices(pid, devs)?;
     }
@@ -259,6 +288,7 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32) -> Result<()> {
         match chan.recv()? {
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::RunHooks) => {
+                crate::logging::debug("running prestart and createRuntime hooks");
                 let state = hooks::state_json(o.id, "creating", pid, &o.bundle.dir, spec);
                 hooks::run(spec, hooks::Kind::Prestart, &state)?;
                 hooks::run(spec, hooks::Kind::CreateRuntime, &state)?;
@@ -273,6 +303,19 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32) -> Result<()> {
             }
         }
     }
+}
+
+/// Clone flags as names ("CLONE_NEWNS, CLONE_NEWPID"), for --debug.
+fn flag_names(f: CloneFlags) -> String {
+    let names: Vec<&str> = f.iter_names().map(|(n, _)| n).collect();
+    let mut s = names.join(", ");
+    if f.bits() & libc::CLONE_NEWTIME != 0 && !s.contains("TIME") {
+        if !s.is_empty() {
+            s.push_str(", ");
+        }
+        s.push_str("CLONE_NEWTIME");
+    }
+    s
 }
 
 fn reap(pid: i32) {

@@ -24,6 +24,9 @@ pub enum Msg {
     Ready,
     /// any stage -> parent: set-up failed.
     Error { msg: String },
+    /// any stage -> parent: a --debug line (logged by the parent, see
+    /// logging::set_forward). `recv` handles these itself.
+    Debug { msg: String },
 }
 
 pub struct Channel {
@@ -73,11 +76,11 @@ impl Channel {
                 nix::sys::socket::MsgFlags::empty(),
             ) {
                 Ok(0) => return Ok(None),
-                Ok(n) => {
-                    return serde_json::from_slice(&buf[..n])
-                        .map(Some)
-                        .map_err(|e| Error::msg(format!("decode sync message: {e}")));
-                }
+                Ok(n) => match serde_json::from_slice(&buf[..n]) {
+                    Ok(Msg::Debug { msg }) => crate::logging::debug(msg),
+                    Ok(m) => return Ok(Some(m)),
+                    Err(e) => return Err(Error::msg(format!("decode sync message: {e}"))),
+                },
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).ctx(|| "receive sync message".into()),
             }

@@ -67,10 +67,29 @@ pub fn prepare(s: &Setup) -> Result<()> {
     let root = paths::open_root(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in mounts.iter().enumerate() {
+        let opts = m.options().as_deref().unwrap_or(&[]);
+        let parsed = options::parse(opts);
+        crate::logging::debug(format!(
+            "mount /mounts/{i}: {} on {} type {} flags [{}] data {:?}",
+            m.source()
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            m.destination().display(),
+            m.typ().as_deref().unwrap_or("-"),
+            parsed
+                .flags
+                .iter_names()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+                .join(","),
+            parsed.data().unwrap_or_default()
+        ));
         mount_one(s, root.as_fd(), m)
-            .map_err(|e| e.wrap(format!("mounts[{i}] ({})", m.destination().display())))?;
+            .map_err(|e| e.wrap(format!("mount /mounts/{i} ({})", m.destination().display())))?;
     }
     if !dev_is_bind_mounted(mounts) {
+        crate::logging::debug("create the default devices and /dev symlinks");
         create_devices(root.as_fd(), s.spec, s.in_userns)?;
         setup_dev_symlinks(root.as_fd())?;
     }
@@ -117,8 +136,13 @@ fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, m: &Mount) -> Result<()> 
         if !extra.is_empty() {
             let top = open_in_root(root, dest, libc::O_PATH)
                 .ctx(|| format!("reopen {}", dest.display()))?;
-            remount_bind(&fd_path(&top), extra | rec)
-                .ctx(|| format!("remount {} with {:?}", dest.display(), m.options()))?;
+            remount_bind(&fd_path(&top), extra | rec).ctx(|| {
+                format!(
+                    "remount {} with options {}",
+                    dest.display(),
+                    m.options().as_deref().unwrap_or(&[]).join(",")
+                )
+            })?;
         }
     } else {
         let target = ensure(root, dest, Kind::Dir)?;
@@ -159,13 +183,22 @@ fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, m: &Mount) -> Result<()> 
                 )
                 .ctx(|| format!("bind /dev/mqueue on {}", dest.display()))?;
             }
-            r => r.ctx(|| {
-                format!(
-                    "mount {:?} (type {typ:?}, options {:?}) on {}",
-                    source,
-                    m.options().as_deref().unwrap_or(&[]),
+            r => r.map_err(|errno| {
+                let hint = match errno {
+                    nix::errno::Errno::ENODEV => {
+                        " (hint: the kernel does not know this filesystem type; see /proc/filesystems)"
+                    }
+                    nix::errno::Errno::EINVAL => {
+                        " (hint: the filesystem refused one of these options)"
+                    }
+                    _ => "",
+                };
+                crate::error::Error::msg(format!(
+                    "mount {} (type {typ:?}, options {:?}) on {}: {errno}{hint}",
+                    source.display(),
+                    m.options().as_deref().unwrap_or(&[]).join(","),
                     dest.display()
-                )
+                ))
             })?,
         }
     }
@@ -388,7 +421,7 @@ pub fn finalize(spec: &Spec) -> Result<()> {
         .flatten()
         .enumerate()
     {
-        readonly_path(Path::new(p)).map_err(|e| e.wrap(format!("linux.readonlyPaths[{i}]")))?;
+        readonly_path(Path::new(p)).map_err(|e| e.wrap(format!("/linux/readonlyPaths/{i}")))?;
     }
     for (i, p) in linux
         .and_then(|l| l.masked_paths().as_ref())
@@ -396,7 +429,7 @@ pub fn finalize(spec: &Spec) -> Result<()> {
         .flatten()
         .enumerate()
     {
-        mask_path(Path::new(p)).map_err(|e| e.wrap(format!("linux.maskedPaths[{i}]")))?;
+        mask_path(Path::new(p)).map_err(|e| e.wrap(format!("/linux/maskedPaths/{i}")))?;
     }
     let dev_ro = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/dev")

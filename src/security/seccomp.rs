@@ -171,6 +171,13 @@ pub fn native_syscall(name: &str) -> Option<u32> {
     Abi::native().and_then(|a| a.lookup(name))
 }
 
+/// Every syscall name of the native ABI's table.
+pub fn native_syscall_names() -> Vec<&'static str> {
+    Abi::native()
+        .map(|a| a.table().iter().map(|(n, _)| *n).collect())
+        .unwrap_or_default()
+}
+
 fn field(ptr: &str, msg: impl std::fmt::Display) -> Error {
     Error::config(CONFIG, &format!("/linux/seccomp{ptr}"), msg)
 }

@@ -305,7 +305,7 @@ fn cgroup_hugepage_limits() {
     }
     create_fails(
         json!({ "hugepageLimits": [{ "pageSize": "3XB", "limit": 1 }] }),
-        &["linux.resources.hugepageLimits[0].pageSize"],
+        &["/linux/resources/hugepageLimits/0/pageSize"],
     );
     if is_v1() {
         let hybrid_without_delegation = !std::path::Path::new("/sys/fs/cgroup/hugetlb").exists()

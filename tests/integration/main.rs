@@ -9,6 +9,7 @@ mod common;
 
 mod cgroup_resources;
 mod cgroups;
+mod check;
 mod cli;
 mod errors;
 mod exec;
