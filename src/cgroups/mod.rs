@@ -22,8 +22,23 @@ pub trait Manager {
     fn create(&self) -> Result<()>;
     /// Writes the resource limits of `linux.resources`.
     fn apply(&self, resources: &LinuxResources) -> Result<()>;
-    /// Moves a process into the cgroup.
+    /// Moves a process into the cgroup (from outside: a `cgroup.procs`
+    /// write, which costs an RCU grace period, several ms, for the kernel's
+    /// global threadgroup lock). The fast way is `clone_target` plus
+    /// `join_self_v1`.
     fn add_process(&self, pid: i32) -> Result<()>;
+    /// The cgroup2 directory (pure v2, or the hybrid unified mount) as a
+    /// descriptor for clone3(CLONE_INTO_CGROUP): the child starts there and
+    /// no migration happens.
+    fn clone_target(&self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
+    /// Moves the calling single-threaded process into every v1 hierarchy
+    /// by writing "0" to `tasks`: moving one's own thread skips the global
+    /// lock that `cgroup.procs` takes.
+    fn join_self_v1(&self) -> Result<()> {
+        Ok(())
+    }
     /// Pids of every process in the cgroup.
     fn pids(&self) -> Result<Vec<i32>>;
     /// Kills everything inside, waits for it to empty, and removes the cgroup.
@@ -167,6 +182,17 @@ pub fn host_version() -> Version {
 }
 
 /// Picks the manager for this host for a resolved absolute cgroup path.
+/// Opens a cgroup directory for CLONE_INTO_CGROUP.
+pub(crate) fn open_cgroup_dir(dir: &Path) -> Option<std::os::fd::OwnedFd> {
+    use nix::fcntl::OFlag;
+    nix::fcntl::open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()
+}
+
 pub fn manager(path: &str) -> Box<dyn Manager> {
     match host_version() {
         Version::V2 => Box::new(V2Manager::new(PathBuf::from(CGROUP_ROOT), path)),

@@ -77,6 +77,16 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
             is_v2: fstype == "cgroup2",
         });
     }
+    // mountinfo also lists mounts that something was mounted over (e.g. a
+    // tmpfs hiding /sys/fs/cgroup/unified): keep only what a path reaches.
+    out.retain(|h| {
+        let want = if h.is_v2 {
+            nix::sys::statfs::CGROUP2_SUPER_MAGIC
+        } else {
+            nix::sys::statfs::CGROUP_SUPER_MAGIC
+        };
+        nix::sys::statfs::statfs(&h.mount_point).is_ok_and(|s| s.filesystem_type() == want)
+    });
     Ok(out)
 }
 
@@ -612,6 +622,18 @@ impl Manager for V1Manager {
                 m.get("oom_kill").copied().unwrap_or(0)
             })
             .unwrap_or(0)
+    }
+
+    fn clone_target(&self) -> Option<std::os::fd::OwnedFd> {
+        let h = self.hierarchies.iter().find(|h| h.is_v2)?;
+        super::open_cgroup_dir(&h.dir_of(&self.path))
+    }
+
+    fn join_self_v1(&self) -> Result<()> {
+        for h in self.hierarchies.iter().filter(|h| !h.is_v2) {
+            write_file(&h.dir_of(&self.path), "tasks", "0")?;
+        }
+        Ok(())
     }
 
     fn add_process(&self, pid: i32) -> Result<()> {

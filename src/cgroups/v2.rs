@@ -116,6 +116,10 @@ impl Manager for V2Manager {
             .unwrap_or(0)
     }
 
+    fn clone_target(&self) -> Option<std::os::fd::OwnedFd> {
+        super::open_cgroup_dir(&self.dir)
+    }
+
     fn add_process(&self, pid: i32) -> Result<()> {
         write_file(&self.dir, "cgroup.procs", &pid.to_string())
     }

@@ -102,6 +102,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
     let cgroup = cgroups::manager(&cgroup_path);
     let cgroup_existed = cgroup.exists();
     let result = (|| -> Result<Container> {
+        let cg_started = std::time::Instant::now();
         let cgroup = cgroups::setup(
             &cgroup_path,
             bundle
@@ -111,8 +112,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
                 .and_then(|l| l.resources().as_ref()),
         )?;
         crate::logging::debug(format!(
-            "cgroup {cgroup_path}: set up ({:?} host), linux.resources applied",
-            cgroups::host_version()
+            "cgroup {cgroup_path}: set up ({:?} host), linux.resources applied ({:.1?})",
+            cgroups::host_version(),
+            cg_started.elapsed()
         ));
         let listen = listen_fds();
         let own_pid_ns = bundle
@@ -372,16 +374,26 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
         },
         None => None,
     };
-    if let Err(e) = start(&root, &id) {
+    let t = std::time::Instant::now();
+    let started = start(&root, &id);
+    crate::logging::debug(format!("started in {:.1?}", t.elapsed()));
+    if let Err(e) = started {
         let _ = delete(&root, &id, true);
         return Err(e);
     }
     if detach {
         return Ok(0);
     }
+    let t = std::time::Instant::now();
     let code = supervise::supervise(pid, master, fixed_size)?;
+    crate::logging::debug(format!(
+        "container exited with {code} after {:.1?}",
+        t.elapsed()
+    ));
+    let t = std::time::Instant::now();
     if !keep {
         delete(&root, &id, true)?;
+        crate::logging::debug(format!("deleted in {:.1?}", t.elapsed()));
     }
     Ok(code)
 }

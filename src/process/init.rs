@@ -33,6 +33,9 @@ pub struct InitConfig<'a> {
     pub seccomp: Option<&'a seccomp::Filter>,
     /// Connected socket to linux.seccomp.listenerPath (SCMP_ACT_NOTIFY).
     pub seccomp_listener: Option<RawFd>,
+    pub cgroup: &'a dyn crate::cgroups::Manager,
+    /// The init moves itself into the v1 hierarchies (the fast placement).
+    pub cgroup_self_join: bool,
 }
 
 fn channel(cfg: &InitConfig) -> std::mem::ManuallyDrop<Channel> {
@@ -165,6 +168,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         Some(Msg::Error { msg }) => return Err(Error::Msg(msg)),
         other => return Err(Error::msg(format!("sync: expected Go, got {other:?}"))),
     };
+    if cfg.cgroup_self_join {
+        cfg.cgroup.join_self_v1()?;
+    }
     let in_userns =
         cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
     // Outside a user namespace /proc/self stays root's either way: protect

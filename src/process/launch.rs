@@ -85,9 +85,20 @@ struct CloneArgs {
 
 /// clone3 as a fork with namespace flags; the child runs `child` and never returns.
 fn clone_with(flags: CloneFlags, child: impl FnOnce() -> std::convert::Infallible) -> Result<i32> {
+    clone_into(flags, None, child)
+}
+
+/// clone3, optionally straight into a cgroup2 directory (CLONE_INTO_CGROUP).
+pub(crate) fn clone_into(
+    flags: CloneFlags,
+    cgroup: Option<RawFd>,
+    child: impl FnOnce() -> std::convert::Infallible,
+) -> Result<i32> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let args = CloneArgs {
-        flags: flags.bits() as u64,
+        flags: flags.bits() as u64 | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
         exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.map_or(0, |fd| fd as u64),
         ..Default::default()
     };
     // SAFETY: without CLONE_VM this behaves like fork: the child gets a copy
@@ -107,6 +118,14 @@ fn clone_with(flags: CloneFlags, child: impl FnOnce() -> std::convert::Infallibl
             Err(std::io::Error::last_os_error()).ctx(|| format!("clone3 with namespaces {flags:?}"))
         }
     }
+}
+
+/// Stage 1 joins namespaces by path and creates user and time namespaces;
+/// without those the parent clones the init directly.
+fn needs_stage1_for(plan: &Plan) -> bool {
+    !plan.join.is_empty()
+        || plan.creates(LinuxNamespaceType::User)
+        || plan.creates(LinuxNamespaceType::Time)
 }
 
 /// Everything the parent must undo if launch fails after the clone.
@@ -149,7 +168,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         Some(sock) => sock?.map(|s| lift_fd(s, min_fd)).transpose()?,
         None => None,
     };
-    let cfg = InitConfig {
+    let mut cfg = InitConfig {
         id: o.id,
         spec,
         rootfs: &o.bundle.rootfs,
@@ -165,13 +184,13 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         listen_fds: o.listen_fds,
         seccomp: seccomp.as_ref(),
         seccomp_listener: seccomp_listener.as_ref().map(|s| s.as_raw_fd()),
+        cgroup: o.cgroup,
+        cgroup_self_join: !needs_stage1_for(&plan),
     };
     // The cgroup namespace is unshared by the init once it is in its cgroup,
     // so that the namespace's root is the container's cgroup.
     let clone_flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
-    let needs_stage1 = !plan.join.is_empty()
-        || plan.creates(LinuxNamespaceType::User)
-        || plan.creates(LinuxNamespaceType::Time);
+    let needs_stage1 = needs_stage1_for(&plan);
     crate::logging::debug(format!(
         "namespaces: create [{}], join [{}]",
         flag_names(plan.new),
@@ -234,8 +253,21 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
             }
         }
     } else {
-        clone_with(clone_flags, || init::run(&cfg))?
+        // The fast placement: born in the cgroup2 part, and the init moves
+        // its own thread into the v1 hierarchies; no cgroup.procs write.
+        let target = o.cgroup.clone_target();
+        let born_in = target
+            .as_ref()
+            .and_then(|fd| clone_into(clone_flags, Some(fd.as_raw_fd()), || init::run(&cfg)).ok());
+        match born_in {
+            Some(pid) => pid,
+            None => {
+                cfg.cgroup_self_join = false;
+                clone_with(clone_flags, || init::run(&cfg))?
+            }
+        }
     };
+    let placed = !needs_stage1 && cfg.cgroup_self_join;
     if let Some(s1) = stage1_pid {
         reap(s1);
     }
@@ -247,7 +279,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     drop(listener);
     drop(console);
     drop(seccomp_listener);
-    match finish(o, &parent_chan, pid) {
+    match finish(o, &parent_chan, pid, placed) {
         Ok(()) => {
             crate::logging::debug(format!(
                 "container init ready, waiting for start ({:.1?} since clone)",
@@ -268,7 +300,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
 
 /// After the clone: cgroup, CPU affinity, network devices, then release the
 /// init and wait until it reports ready.
-fn finish(o: &LaunchOptions, chan: &Channel, pid: i32) -> Result<()> {
+fn finish(o: &LaunchOptions, chan: &Channel, pid: i32, placed: bool) -> Result<()> {
     let spec = &o.bundle.spec;
     let process = spec.process().as_ref().expect("validated");
     if let Some(aff) = process.exec_cpu_affinity() {
@@ -278,8 +310,15 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32) -> Result<()> {
             pid,
         )?;
     }
-    o.cgroup.add_process(pid)?;
-    crate::logging::debug(format!("cgroup {}: added pid {pid}", o.cgroup_path));
+    if placed {
+        crate::logging::debug(format!(
+            "cgroup {}: init cloned into it; it joins the v1 hierarchies itself",
+            o.cgroup_path
+        ));
+    } else {
+        o.cgroup.add_process(pid)?;
+        crate::logging::debug(format!("cgroup {}: added pid {pid}", o.cgroup_path));
+    }
     if let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
         namespaces::move_net_devices(pid, devs)?;
     }
