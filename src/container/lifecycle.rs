@@ -481,7 +481,6 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
             "--cgroup: {cgroup_path} does not exist"
         )));
     }
-    let join = |p: i32| cgroup.add_process(p);
     let pid = px::spawn(&px::ExecTarget {
         id: &o.id,
         bundle: &bundle_dir,
@@ -490,7 +489,7 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         process: &o.process,
         console,
         preserve_fds: o.preserve_fds,
-        join_cgroup: &join,
+        cgroup: cgroup.as_ref(),
     })?;
     if let Some(p) = o.pid_file.take() {
         write_pid_file(&p, pid)?;

@@ -30,8 +30,8 @@ pub struct ExecTarget<'a> {
     pub process: &'a Process,
     pub console: Option<OwnedFd>,
     pub preserve_fds: i32,
-    /// Adds the new process to the container's cgroup (run by the parent).
-    pub join_cgroup: &'a dyn Fn(i32) -> Result<()>,
+    /// The cgroup the new process joins.
+    pub cgroup: &'a dyn crate::cgroups::Manager,
 }
 
 /// The namespaces of `pid` that differ from hull's own, opened up front.
@@ -84,7 +84,7 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
     let stage = match unsafe { nix::unistd::fork() }.ctx(|| "fork exec stage".into())? {
         nix::unistd::ForkResult::Child => {
             let chan = Channel::from_fd(child_fd);
-            let res = join_and_fork(&chan, &namespaces, || {
+            let res = join_and_fork(&chan, &namespaces, t.cgroup, || {
                 run_process(
                     &chan,
                     t,
@@ -103,8 +103,8 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
     };
     drop(child_fd);
     drop(console);
-    let pid = match parent.recv() {
-        Ok(Some(Msg::InitPid { pid })) => pid,
+    let (pid, placed) = match parent.recv() {
+        Ok(Some(Msg::ExecPid { pid, placed })) => (pid, placed),
         Ok(Some(Msg::Error { msg })) => {
             let _ = nix::sys::wait::waitpid(stage, None);
             return Err(Error::Msg(msg));
@@ -117,7 +117,8 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
         }
     };
     let _ = nix::sys::wait::waitpid(stage, None);
-    let go = (t.join_cgroup)(pid).and_then(|_| parent.send(&Msg::Go { pid }));
+    let join = if placed { Ok(()) } else { t.cgroup.add_process(pid) };
+    let go = join.and_then(|_| parent.send(&Msg::Go { pid }));
     if let Err(e) = go {
         let _ = super::signals::send(pid, libc::SIGKILL);
         return Err(e);
@@ -143,28 +144,38 @@ fn lift(fd: &OwnedFd, min: RawFd) -> Result<OwnedFd> {
 fn join_and_fork(
     chan: &Channel,
     namespaces: &[(&str, libc::c_int, OwnedFd)],
+    cgroup: &dyn crate::cgroups::Manager,
     child: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
     if !namespaces.iter().any(|(k, _, _)| *k == "user") {
         attrs::set_non_dumpable();
     }
+    // The fast placement, as for the init: this stage moves its own thread
+    // into the v1 hierarchies (still on the host, as host root) and the
+    // process is cloned into the cgroup2 part; a failure falls back to the
+    // parent's cgroup.procs write.
+    let self_joined = cgroup.join_self_v1().is_ok();
+    let target = cgroup.clone_target().filter(|_| self_joined);
     for (kind, flag, fd) in namespaces {
         nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::from_bits_retain(*flag))
             .ctx(|| format!("exec: join the container's {kind} namespace"))?;
     }
-    // SAFETY: single-threaded; the child runs `child` then execs or exits.
-    match unsafe { nix::unistd::fork() }.ctx(|| "fork the exec process".into())? {
-        nix::unistd::ForkResult::Child => {
-            if let Err(e) = child() {
-                let _ = chan.send(&Msg::Error { msg: e.to_string() });
-            }
-            // SAFETY: see spawn().
-            unsafe { libc::_exit(127) }
+    let mut child = Some(child);
+    let mut run_child = || -> std::convert::Infallible {
+        if let Some(Err(e)) = child.take().map(|c| c()) {
+            let _ = chan.send(&Msg::Error { msg: e.to_string() });
         }
-        nix::unistd::ForkResult::Parent { child } => chan.send(&Msg::InitPid {
-            pid: child.as_raw(),
-        }),
-    }
+        // SAFETY: see spawn().
+        unsafe { libc::_exit(127) }
+    };
+    let placed_pid = target.as_ref().and_then(|fd| {
+        super::launch::clone_into(nix::sched::CloneFlags::empty(), Some(fd.as_raw_fd()), &mut run_child).ok()
+    });
+    let (pid, placed) = match placed_pid {
+        Some(pid) => (pid, true),
+        None => (super::launch::clone_into(nix::sched::CloneFlags::empty(), None, &mut run_child)?, false),
+    };
+    chan.send(&Msg::ExecPid { pid, placed: placed || (self_joined && cgroup.clone_target().is_none()) })
 }
 
 /// The exec'd process: wait for the cgroup, set up, exec. Returns only on error.

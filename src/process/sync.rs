@@ -13,6 +13,9 @@ pub enum Msg {
     MapsDone,
     /// stage 1 -> parent: the host pid of the container init.
     InitPid { pid: i32 },
+    /// exec stage -> parent: the host pid of the new process, and whether
+    /// it already is in the container's cgroup.
+    ExecPid { pid: i32, placed: bool },
     /// parent -> init: the cgroup is joined and devices moved; carry on.
     /// Carries the init's pid as the host sees it (for hook state).
     Go { pid: i32 },
