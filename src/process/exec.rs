@@ -117,7 +117,11 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
         }
     };
     let _ = nix::sys::wait::waitpid(stage, None);
-    let join = if placed { Ok(()) } else { t.cgroup.add_process(pid) };
+    let join = if placed {
+        Ok(())
+    } else {
+        t.cgroup.add_process(pid)
+    };
     let go = join.and_then(|_| parent.send(&Msg::Go { pid }));
     if let Err(e) = go {
         let _ = super::signals::send(pid, libc::SIGKILL);
@@ -169,13 +173,24 @@ fn join_and_fork(
         unsafe { libc::_exit(127) }
     };
     let placed_pid = target.as_ref().and_then(|fd| {
-        super::launch::clone_into(nix::sched::CloneFlags::empty(), Some(fd.as_raw_fd()), &mut run_child).ok()
+        super::launch::clone_into(
+            nix::sched::CloneFlags::empty(),
+            Some(fd.as_raw_fd()),
+            &mut run_child,
+        )
+        .ok()
     });
     let (pid, placed) = match placed_pid {
         Some(pid) => (pid, true),
-        None => (super::launch::clone_into(nix::sched::CloneFlags::empty(), None, &mut run_child)?, false),
+        None => (
+            super::launch::clone_into(nix::sched::CloneFlags::empty(), None, &mut run_child)?,
+            false,
+        ),
     };
-    chan.send(&Msg::ExecPid { pid, placed: placed || (self_joined && cgroup.clone_target().is_none()) })
+    chan.send(&Msg::ExecPid {
+        pid,
+        placed: placed || (self_joined && cgroup.clone_target().is_none()),
+    })
 }
 
 /// The exec'd process: wait for the cgroup, set up, exec. Returns only on error.

@@ -169,10 +169,15 @@ fn lifecycle_hooks_order_and_state() {
     let mut b = sleeper();
     let log = b.temp("hooks").join("log");
     let script = b.temp("hookbin").join("hook.sh");
-    fs::write(&script, format!("#!/bin/sh\necho \"$1 $(cat)\" >> {}\n", log.display())).unwrap();
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1 $(cat)\" >> {}\n", log.display()),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    let hook = |name: &str| json!([{ "path": script.to_string_lossy(), "args": ["hook.sh", name] }]);
+    let hook =
+        |name: &str| json!([{ "path": script.to_string_lossy(), "args": ["hook.sh", name] }]);
     b.config["hooks"] = json!({
         "prestart": hook("prestart"),
         "createRuntime": hook("createRuntime"),
@@ -188,16 +193,31 @@ fn lifecycle_hooks_order_and_state() {
     rt.wait_for_status(&id, "stopped", WAIT);
     rt.cmd(&["delete", &id]).ok();
     let text = fs::read_to_string(&log).unwrap_or_default();
-    let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap_or("")).collect();
-    let want = ["prestart", "createRuntime", "createContainer", "poststart", "poststop"];
-    assert_eq!(names, want, "config.md#posix-platform-hooks: hook order: {text}");
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    let want = [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ];
+    assert_eq!(
+        names, want,
+        "config.md#posix-platform-hooks: hook order: {text}"
+    );
     for line in text.lines() {
         let (name, state) = line.split_once(' ').unwrap();
-        let state: serde_json::Value =
-            serde_json::from_str(state).unwrap_or_else(|e| panic!("runtime.md#state: {name} got no state JSON ({e}): {line}"));
+        let state: serde_json::Value = serde_json::from_str(state)
+            .unwrap_or_else(|e| panic!("runtime.md#state: {name} got no state JSON ({e}): {line}"));
         assert_eq!(state["id"], id, "{name}: {state}");
         if name == "poststop" {
-            assert_eq!(state["status"], "stopped", "runtime.md#lifecycle: poststop status: {state}");
+            assert_eq!(
+                state["status"], "stopped",
+                "runtime.md#lifecycle: poststop status: {state}"
+            );
         }
     }
 }
