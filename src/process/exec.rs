@@ -160,13 +160,24 @@ fn join_and_fork(
     // parent's cgroup.procs write.
     let self_joined = cgroup.join_self_v1().is_ok();
     let target = cgroup.clone_target().filter(|_| self_joined);
-    for (kind, flag, fd) in namespaces {
+    let v1_only = self_joined && cgroup.clone_target().is_none();
+    // The cgroup namespace is joined by the process itself, once born in
+    // its cgroup: CLONE_INTO_CGROUP from inside the container's cgroup
+    // namespace is refused (the source cgroup lies outside its root).
+    let (cgroup_ns, others): (Vec<_>, Vec<_>) =
+        namespaces.iter().partition(|(k, _, _)| *k == "cgroup");
+    for (kind, flag, fd) in others {
         nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::from_bits_retain(*flag))
             .ctx(|| format!("exec: join the container's {kind} namespace"))?;
     }
     let mut child = Some(child);
     let mut run_child = || -> std::convert::Infallible {
-        if let Some(Err(e)) = child.take().map(|c| c()) {
+        let joined = cgroup_ns.iter().try_for_each(|(_, flag, fd)| {
+            nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::from_bits_retain(*flag))
+                .ctx(|| "exec: join the container's cgroup namespace".into())
+        });
+        let result = joined.and_then(|_| child.take().map_or(Ok(()), |c| c()));
+        if let Err(e) = result {
             let _ = chan.send(&Msg::Error { msg: e.to_string() });
         }
         // SAFETY: see spawn().
@@ -189,7 +200,7 @@ fn join_and_fork(
     };
     chan.send(&Msg::ExecPid {
         pid,
-        placed: placed || (self_joined && cgroup.clone_target().is_none()),
+        placed: placed || v1_only,
     })
 }
 
