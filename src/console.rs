@@ -156,3 +156,17 @@ pub fn set_window_size(fd: RawFd, ws: &libc::winsize) {
     // SAFETY: TIOCSWINSZ reads one winsize.
     let _ = unsafe { tiocswinsz(fd, ws) };
 }
+
+/// A connected socket pair standing in for --console-socket when hull
+/// relays the terminal itself (`run` and `exec` in the foreground):
+/// (hull's end, the end the container process sends its pty master on).
+pub fn internal_socket() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "console socketpair".into())
+}

@@ -362,17 +362,8 @@ fn validate(file: &str, spec: &Spec) -> Result<()> {
             }
         }
         if let Some(p) = linux.rootfs_propagation()
-            && !matches!(
-                p.as_str(),
-                "" | "private"
-                    | "rprivate"
-                    | "slave"
-                    | "rslave"
-                    | "shared"
-                    | "rshared"
-                    | "unbindable"
-                    | "runbindable"
-            )
+            && !p.is_empty()
+            && crate::rootfs::propagation_flags(p).is_none()
         {
             return Err(Error::config(
                 file,

@@ -794,17 +794,8 @@ fn dev_kind(t: &str) -> &'static str {
 
 fn linux_misc(c: &Ctx, r: &mut Report) {
     if let Some(p) = c.str("/linux/rootfsPropagation")
-        && !matches!(
-            p,
-            "" | "private"
-                | "rprivate"
-                | "slave"
-                | "rslave"
-                | "shared"
-                | "rshared"
-                | "unbindable"
-                | "runbindable"
-        )
+        && !p.is_empty()
+        && crate::rootfs::propagation_flags(p).is_none()
     {
         r.error(
             "/linux/rootfsPropagation",

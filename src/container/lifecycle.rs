@@ -351,14 +351,7 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
         let wants_tty = process.as_ref().and_then(|p| p.terminal()).unwrap_or(false);
         fixed_size = process.as_ref().is_some_and(|p| p.console_size().is_some());
         if wants_tty && o.console_socket.is_none() {
-            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-            let (ours, theirs) = socketpair(
-                AddressFamily::Unix,
-                SockType::Stream,
-                None,
-                SockFlag::SOCK_CLOEXEC,
-            )
-            .ctx(|| "console socketpair".into())?;
+            let (ours, theirs) = crate::console::internal_socket()?;
             o.console_fd = Some(theirs);
             own_terminal = Some(ours);
         }
@@ -458,14 +451,7 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
             return Err(Error::msg("--tty with --detach needs --console-socket"));
         }
         (None, true) => {
-            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-            let (ours, theirs) = socketpair(
-                AddressFamily::Unix,
-                SockType::Stream,
-                None,
-                SockFlag::SOCK_CLOEXEC,
-            )
-            .ctx(|| "console socketpair".into())?;
+            let (ours, theirs) = crate::console::internal_socket()?;
             own_terminal = Some(ours);
             Some(theirs)
         }

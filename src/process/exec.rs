@@ -212,19 +212,15 @@ struct Seccomp<'a> {
 
 impl Seccomp<'_> {
     fn install(&self, t: &ExecTarget, pid: i32) -> Result<()> {
-        let Some(filter) = self.filter else {
-            return Ok(());
-        };
-        seccomp::install_and_notify(filter, self.listener, || {
-            filter.process_state(
-                crate::spec::OCI_VERSION,
-                t.id,
-                pid,
-                t.bundle,
-                t.spec.annotations().as_ref(),
-                "running",
-            )
-        })
+        seccomp::install_for(
+            self.filter,
+            self.listener,
+            t.spec,
+            t.id,
+            pid,
+            t.bundle,
+            "running",
+        )
     }
 }
 

@@ -313,19 +313,15 @@ fn ns_word(t: LinuxNamespaceType) -> String {
 
 /// Installs linux.seccomp (if any), notifying its listener.
 fn install_seccomp(cfg: &InitConfig, pid: i32) -> Result<()> {
-    let Some(filter) = cfg.seccomp else {
-        return Ok(());
-    };
-    seccomp::install_and_notify(filter, cfg.seccomp_listener, || {
-        filter.process_state(
-            crate::spec::OCI_VERSION,
-            cfg.id,
-            pid,
-            cfg.bundle,
-            cfg.spec.annotations().as_ref(),
-            "creating",
-        )
-    })
+    seccomp::install_for(
+        cfg.seccomp,
+        cfg.seccomp_listener,
+        cfg.spec,
+        cfg.id,
+        pid,
+        cfg.bundle,
+        "creating",
+    )
 }
 
 fn set_domainname(d: &str) -> Result<()> {

@@ -27,7 +27,8 @@ pub struct Setup<'a> {
     pub in_userns: bool,
 }
 
-fn propagation_flags(name: &str) -> Option<MsFlags> {
+/// The mount flags of a propagation name ("rslave", ...); None if unknown.
+pub fn propagation_flags(name: &str) -> Option<MsFlags> {
     Some(match name {
         "private" => MsFlags::MS_PRIVATE,
         "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,

@@ -771,6 +771,32 @@ pub fn install_and_notify(
     send_to_listener(sock, &notify_fd, state().to_string().as_bytes())
 }
 
+/// Installs the container's filter (if any) for a process of container
+/// `id`, telling a NOTIFY listener the process state with `status`.
+pub fn install_for(
+    filter: Option<&Filter>,
+    listener: Option<std::os::fd::RawFd>,
+    spec: &oci_spec::runtime::Spec,
+    id: &str,
+    pid: i32,
+    bundle: &Path,
+    status: &str,
+) -> Result<()> {
+    let Some(filter) = filter else {
+        return Ok(());
+    };
+    install_and_notify(filter, listener, || {
+        filter.process_state(
+            crate::spec::OCI_VERSION,
+            id,
+            pid,
+            bundle,
+            spec.annotations().as_ref(),
+            status,
+        )
+    })
+}
+
 pub fn host_pid() -> i32 {
     std::fs::read_link("/proc/self")
         .ok()
