@@ -174,7 +174,7 @@ def main():
 
     # Scenario 1: run.
     run_ns = {rt.name: [] for rt in active}
-    print(f"bench: scenario 1/2: `run` x {a.rounds} rounds ({', '.join(r.name for r in active)})",
+    print(f"bench: scenario 1/3: `run` x {a.rounds} rounds ({', '.join(r.name for r in active)})",
           file=sys.stderr)
     for i in range(a.rounds):
         for rt in active:
@@ -196,7 +196,7 @@ def main():
     create_ns = {rt.name: [] for rt in active}
     start_ns = {rt.name: [] for rt in active}
     del_ns = {rt.name: [] for rt in active}
-    print(f"bench: scenario 2/2: create+start / delete x {a.rounds} rounds", file=sys.stderr)
+    print(f"bench: scenario 2/3: create+start / delete x {a.rounds} rounds", file=sys.stderr)
     for i in range(a.rounds):
         for rt in active:
             cid = f"{tag}-{rt.name}-csd-{i}"
@@ -219,6 +219,40 @@ def main():
             start_ns[rt.name].append(ts)
             cs_ns[rt.name].append(tc + ts)
             del_ns[rt.name].append(td)
+
+    # Scenario 3: exec of /bin/true into a running container (`sleep` as init).
+    exec_ns = {rt.name: [] for rt in active}
+    sleepers = {}
+    for rt in active:
+        cid = f"{tag}-{rt.name}-exec"
+        bundle = rt.bundle + "-sleep"
+        if not os.path.isdir(bundle):
+            subprocess.run(["cp", "-a", rt.bundle, bundle], check=False)
+            cfg_path = os.path.join(bundle, "config.json")
+            with open(cfg_path) as f:
+                cfg = json.load(f)
+            cfg["process"]["args"] = ["sleep", "3600"]
+            with open(cfg_path, "w") as f:
+                json.dump(cfg, f)
+        _, rc = timed(rt.argv("run", "-d", "-b", bundle, cid), rt.log)
+        if rc == 0:
+            sleepers[rt.name] = cid
+        else:
+            fail(rt, "run -d (exec scenario)", cid)
+    print(f"bench: scenario 3/3: exec x {a.rounds} rounds", file=sys.stderr)
+    for i in range(a.rounds):
+        for rt in active:
+            cid = sleepers.get(rt.name)
+            if cid is None:
+                continue
+            t, rc = timed(rt.argv("exec", cid, "/bin/true"), rt.log)
+            if rc == 0:
+                exec_ns[rt.name].append(t)
+            else:
+                fail(rt, "exec", cid)
+    for rt in active:
+        if rt.name in sleepers:
+            quiet(rt.argv("delete", "-f", sleepers[rt.name]))
 
     # Peak RSS of `run` (GNU time's %M, KiB: the largest process it reaped).
     rss = {rt.name: [] for rt in active}
@@ -300,6 +334,7 @@ def main():
     table("  of which create", create_ns, 1)
     table("  of which start", start_ns, 1)
     ratios(table("delete  (after the container stopped)", del_ns, 1))
+    ratios(table("exec ID /bin/true  (into a running container)", exec_ns, 1))
 
     print("\npeak RSS of `run` (GNU time %M, the largest process reaped, MiB)")
     print(f"  {'runtime':<18}{'median':>10}{'max':>10}{'n':>6}")
