@@ -7,8 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// One target's entry point.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets, by name (the directory names under fuzz/corpus/).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("spec_parse", spec_parse),
     ("process_parse", process_parse),
     ("mount_options", mount_options),
