@@ -9,6 +9,7 @@
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
 #   make engines-test  real containerd and podman drive hull (../shared/engines)
 #   make bench     startup benchmark (bench/bench.sh)
+#   make fuzz      each cargo-fuzz target for FUZZ_SECONDS (default 60; nightly + cargo-fuzz)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -29,7 +30,7 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint oci-checker test test-v2 engines-test bench clean
+.PHONY: all build release deps demo lint oci-checker test test-v2 engines-test bench fuzz clean
 
 all: build
 
@@ -107,6 +108,11 @@ engines-test: build
 
 bench:
 	$(CURDIR)/bench/bench.sh
+
+# The seed corpora also replay on stable in `make test` (tests/fuzz_replay.rs).
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) CARGO=$(CARGO) $(CURDIR)/scripts/fuzz.sh
 
 clean:
 	$(CARGO) clean

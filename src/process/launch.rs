@@ -128,6 +128,15 @@ fn needs_stage1_for(plan: &Plan) -> bool {
         || plan.creates(LinuxNamespaceType::Time)
 }
 
+/// In a cloned child: closes its copy of the parent's end of the sync
+/// channel, so that the child reads EOF (and exits) when the parent dies
+/// instead of waiting forever, holding the state dir's lock.
+fn close_parent_end(parent_chan: &Channel) {
+    // SAFETY: the child never returns, so the parent's OwnedFd is never
+    // dropped (closed a second time) in this process.
+    unsafe { libc::close(parent_chan.fd().as_raw_fd()) };
+}
+
 /// Everything the parent must undo if launch fails after the clone.
 pub struct Launched {
     pub pid: i32,
@@ -214,6 +223,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
             - CloneFlags::CLONE_NEWUSER
             - CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
         let s1 = clone_with(CloneFlags::empty(), || {
+            close_parent_end(&parent_chan);
             init::stage1(&cfg, &join_fds, flags, |init_cfg| {
                 clone_with(flags, || init::run(init_cfg))
             })
@@ -256,14 +266,21 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         // The fast placement: born in the cgroup2 part, and the init moves
         // its own thread into the v1 hierarchies; no cgroup.procs write.
         let target = o.cgroup.clone_target();
-        let born_in = target
-            .as_ref()
-            .and_then(|fd| clone_into(clone_flags, Some(fd.as_raw_fd()), || init::run(&cfg)).ok());
+        let born_in = target.as_ref().and_then(|fd| {
+            clone_into(clone_flags, Some(fd.as_raw_fd()), || {
+                close_parent_end(&parent_chan);
+                init::run(&cfg)
+            })
+            .ok()
+        });
         match born_in {
             Some(pid) => pid,
             None => {
                 cfg.cgroup_self_join = false;
-                clone_with(clone_flags, || init::run(&cfg))?
+                clone_with(clone_flags, || {
+                    close_parent_end(&parent_chan);
+                    init::run(&cfg)
+                })?
             }
         }
     };

@@ -17,6 +17,7 @@ mod hooks;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod recovery;
 mod rootfs;
 mod seccomp;
 mod security;
