@@ -101,6 +101,37 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
     let (dir, lock) = Container::create(&o.root, &o.id)?;
     let cgroup = cgroups::manager(&cgroup_path);
     let cgroup_existed = cgroup.exists();
+    let own_pid_ns = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+            })
+        });
+    // Written before anything else is set up: a create killed from here on
+    // leaves a state ("creating", no pid yet) that names the cgroup, so
+    // `delete --force` can remove everything.
+    let mut state = State {
+        oci_version: crate::spec::OCI_VERSION.to_string(),
+        id: o.id.clone(),
+        status: Status::Creating,
+        pid: 0,
+        pid_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::logging::rfc3339_now(true),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup_path: cgroup_path.clone(),
+        own_pid_ns,
+        resources: None,
+    };
+    if let Err(e) = write_state(&dir, &state) {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
+    }
     let result = (|| -> Result<Container> {
         let cg_started = std::time::Instant::now();
         let cgroup = cgroups::setup(
@@ -117,16 +148,6 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             cg_started.elapsed()
         ));
         let listen = listen_fds();
-        let own_pid_ns = bundle
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().as_ref())
-            .is_some_and(|ns| {
-                ns.iter().any(|n| {
-                    n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
-                })
-            });
         let launched = process::launch(&LaunchOptions {
             id: &o.id,
             bundle: &bundle,
@@ -139,20 +160,10 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             inherited_fds: listen + o.preserve_fds,
             listen_fds: listen,
         })?;
-        let state = State {
-            oci_version: crate::spec::OCI_VERSION.to_string(),
-            id: o.id.clone(),
-            status: Status::Created,
-            pid: launched.pid,
-            pid_start_time: super::process_start_time(launched.pid).unwrap_or(0),
-            bundle: bundle.dir.clone(),
-            rootfs: bundle.rootfs.clone(),
-            created: crate::logging::rfc3339_now(true),
-            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-            cgroup_path: cgroup_path.clone(),
-            own_pid_ns,
-            resources: None,
-        };
+        state.status = Status::Created;
+        state.pid = launched.pid;
+        state.pid_start_time = super::process_start_time(launched.pid).unwrap_or(0);
+        let state = state.clone();
         let container = Container::from_parts(dir.clone(), state, lock);
         // The init must be killed if anything below fails.
         let finish = || -> Result<()> {
@@ -300,6 +311,24 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                 let _ = std::fs::remove_dir_all(root.join(id));
             }
             return Ok(());
+        }
+        Err(e) if force && validate_id(id).is_ok() => {
+            // An unreadable state.json: the saved config still names the
+            // cgroup; emptying it kills whatever the container left.
+            crate::logging::warn(format!("delete --force: {e}; removing what can be found"));
+            let dir = root.join(id);
+            if let Ok(text) = std::fs::read(dir.join(crate::spec::CONFIG))
+                && let Ok(spec) = crate::spec::parse(crate::spec::CONFIG, &text)
+                && let Ok(path) = cgroups::resolve_path(
+                    spec.linux()
+                        .as_ref()
+                        .and_then(|l| l.cgroups_path().as_deref()),
+                    id,
+                )
+            {
+                cgroups::manager(&path).destroy()?;
+            }
+            return std::fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()));
         }
         Err(e) => return Err(e),
     };

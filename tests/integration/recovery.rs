@@ -144,13 +144,35 @@ fn recovery_sigkill_of_create_during_prestart_hook() {
     );
     let dir = rt.root().join(&id);
     assert!(!dir.exists(), "state dir {} left behind", dir.display());
-    // Not asserted: hull today leaves the (empty) /hull/<id> cgroup dirs
-    // behind here, because the create died before state.json recorded the
-    // cgroup path and `delete --force` of a bare state dir cannot know it.
-    // Removed (rmdir only) so the host stays clean.
-    for d in cgroup_leftovers(&format!("/hull/{id}")) {
-        let _ = fs::remove_dir(&d);
-    }
+    // state.json ("creating") is written before the cgroup is made, so
+    // delete --force knows the cgroup and removes it too.
+    let left = cgroup_leftovers(&format!("/hull/{id}"));
+    assert!(left.is_empty(), "cgroup dirs left behind: {left:?}");
     // A second delete --force of the gone container still succeeds.
     rt.delete_force(&id).ok();
+}
+
+/// A garbled state.json does not stop `delete --force`: the container's
+/// processes and cgroup go (found through the saved config), then the dir.
+#[test]
+fn recovery_delete_force_of_a_garbled_state_removes_everything() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("garbdel");
+    rt.create(&b, &id).ok();
+    let pid = rt.pid(&id);
+    fs::write(rt.root().join(&id).join("state.json"), b"{not json").unwrap();
+    rt.cmd(&["state", &id]).fail();
+    let o = rt.delete_force(&id);
+    assert!(o.success(), "{o}");
+    assert!(
+        wait_pid_gone(pid, Duration::from_secs(10)),
+        "init {pid} survived"
+    );
+    assert!(!rt.root().join(&id).exists(), "state dir left behind");
+    let left = cgroup_leftovers(&format!("/hull/{id}"));
+    assert!(left.is_empty(), "cgroup dirs left behind: {left:?}");
 }
