@@ -8,24 +8,19 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// A state dir whose state.json is cut short (a write interrupted mid-way)
-/// is reported by `state` as corrupt, naming the file, not as a missing
-/// container or a panic.
-#[test]
-fn recovery_truncated_state_json_is_reported_by_state() {
+/// Writes `bytes` as a container's state.json and checks that `state`
+/// reports it as corrupt, naming the file, not as a missing container or a
+/// panic.
+fn assert_corrupt_state_reported(prefix: &str, bytes: impl FnOnce(&str) -> Vec<u8>) {
     if !hull_only("hull's state dir layout and messages") {
         return;
     }
     let rt = Runtime::new();
-    let id = unique_id("trunc");
+    let id = unique_id(prefix);
     let dir = rt.root().join(&id);
     fs::create_dir_all(&dir).unwrap();
     let file = dir.join("state.json");
-    fs::write(
-        &file,
-        format!("{{\"ociVersion\":\"1.2.0\",\"id\":\"{id}\",\"sta"),
-    )
-    .unwrap();
+    fs::write(&file, bytes(&id)).unwrap();
     let o = rt.cmd(&["state", &id]).fail();
     assert!(
         o.stderr.contains("corrupt state") && o.stderr.contains(&*file.to_string_lossy()),
@@ -34,25 +29,20 @@ fn recovery_truncated_state_json_is_reported_by_state() {
     assert!(!o.stderr.contains("panicked"), "{o}");
 }
 
-/// Binary garbage in state.json: the same clear report.
+/// A truncated state.json (a write cut short).
+#[test]
+fn recovery_truncated_state_json_is_reported_by_state() {
+    assert_corrupt_state_reported("trunc", |id| {
+        format!("{{\"ociVersion\":\"1.2.0\",\"id\":\"{id}\",\"sta").into_bytes()
+    });
+}
+
+/// Binary garbage in state.json.
 #[test]
 fn recovery_garbled_state_json_is_reported_by_state() {
-    if !hull_only("hull's state dir layout and messages") {
-        return;
-    }
-    let rt = Runtime::new();
-    let id = unique_id("garbled");
-    let dir = rt.root().join(&id);
-    fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("state.json");
-    let garbage: Vec<u8> = (0..256u32).map(|i| (i * 151 % 251) as u8).collect();
-    fs::write(&file, garbage).unwrap();
-    let o = rt.cmd(&["state", &id]).fail();
-    assert!(
-        o.stderr.contains("corrupt state") && o.stderr.contains(&*file.to_string_lossy()),
-        "state should name the corrupt state.json: {o}"
-    );
-    assert!(!o.stderr.contains("panicked"), "{o}");
+    assert_corrupt_state_reported("garbled", |_| {
+        (0..256u32).map(|i| (i * 151 % 251) as u8).collect()
+    });
 }
 
 /// A create killed before it wrote state.json leaves a bare state dir:
