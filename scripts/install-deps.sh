@@ -5,14 +5,15 @@
 #
 # Debian packages: busybox-static (test/demo rootfs), iproute2 and kmod (network
 # and module tests), python3 (bundle/JSON editing), python3-jsonschema (the
-# features document is validated against the spec's schema), plus any extra package names
+# features document is validated against the spec's schema), uidmap (newuidmap
+# and newgidmap for rootless id ranges), plus any extra package names
 # given as arguments. Packages that are already installed are skipped quickly
 # (dpkg-query); `apt-get update` runs at most once, and only if something is
 # missing. Also makes sure the Rust toolchain has rustfmt and clippy when it is
 # managed by rustup.
 set -euo pipefail
 
-PACKAGES=(busybox-static iproute2 kmod python3 python3-jsonschema "$@")
+PACKAGES=(busybox-static iproute2 kmod python3 python3-jsonschema uidmap "$@")
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
@@ -55,4 +56,19 @@ else
         command -v "$t" >/dev/null 2>&1 ||
             echo "install-deps: warning: $t not found and no rustup to add it" >&2
     done
+fi
+
+# The rootless tests run hull as this unprivileged user, with a subordinate
+# id range for newuidmap/newgidmap (tests/integration/rootless.rs makes the
+# same set-up when it is missing).
+ROOTLESS_USER=hull-rootless
+if [[ $(id -u) -eq 0 ]]; then
+    if ! id "$ROOTLESS_USER" >/dev/null 2>&1; then
+        echo "install-deps: adding user $ROOTLESS_USER for the rootless tests" >&2
+        useradd --no-create-home --shell /usr/sbin/nologin --comment "hull rootless tests" "$ROOTLESS_USER"
+    fi
+    grep -q "^$ROOTLESS_USER:" /etc/subuid 2>/dev/null ||
+        usermod --add-subuids 300000-365535 "$ROOTLESS_USER"
+    grep -q "^$ROOTLESS_USER:" /etc/subgid 2>/dev/null ||
+        usermod --add-subgids 300000-365535 "$ROOTLESS_USER"
 fi

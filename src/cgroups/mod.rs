@@ -53,12 +53,19 @@ pub trait Manager {
     fn stats(&self) -> Result<serde_json::Value>;
     /// How many processes the OOM killer has killed in the cgroup so far.
     fn oom_kills(&self) -> u64;
+    /// True for the stand-in used when the container runs without a cgroup.
+    fn is_skipped(&self) -> bool {
+        false
+    }
 }
 
 /// Stands in when cgroup setup was skipped (no permission, no resources).
 pub struct Skipped;
 
 impl Manager for Skipped {
+    fn is_skipped(&self) -> bool {
+        true
+    }
     fn create(&self) -> Result<()> {
         Ok(())
     }
@@ -133,7 +140,17 @@ pub fn setup(path: &str, resources: Option<&LinuxResources>) -> Result<Box<dyn M
             .and_then(|r| r.devices().as_deref())
             .unwrap_or_default(),
     )?;
-    m.apply_devices(&rules)?;
+    if nix::unistd::geteuid().is_root() {
+        m.apply_devices(&rules)?;
+    } else {
+        // Device rules (v1 devices.deny, a v2 BPF program) need
+        // CAP_SYS_ADMIN on the host. Rootless containers have a user
+        // namespace, where mknod is refused and device nodes are bind
+        // mounts of the host's, guarded by the host's permissions.
+        crate::logging::debug(format!(
+            "cgroups: {path}: device rules not installed (they need root on the host; the user namespace already refuses mknod)"
+        ));
+    }
     Ok(m)
 }
 
@@ -193,7 +210,12 @@ pub(crate) fn open_cgroup_dir(dir: &Path) -> Option<std::os::fd::OwnedFd> {
     .ok()
 }
 
+/// An empty path is a container that runs without a cgroup (rootless
+/// without delegation): its state records "" and every operation is a no-op.
 pub fn manager(path: &str) -> Box<dyn Manager> {
+    if path.is_empty() {
+        return Box::new(Skipped);
+    }
     match host_version() {
         Version::V2 => Box::new(V2Manager::new(PathBuf::from(CGROUP_ROOT), path)),
         Version::V1 => Box::new(V1Manager::new(path)),

@@ -16,9 +16,10 @@ use std::path::PathBuf;
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// Directory for container state.
-    #[arg(long, global = true, default_value = "/run/hull")]
-    root: PathBuf,
+    /// Directory for container state [default: /run/hull; for an
+    /// unprivileged user $XDG_RUNTIME_DIR/hull].
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// Log file (errors and, with --debug, debug records).
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -318,8 +319,43 @@ fn refuse_systemd(cli_flag: bool) -> Result<()> {
     Ok(())
 }
 
+/// Whether hull runs rootless: `--rootless true|false`, or (auto, the
+/// default) when it is not root in the host's user namespace.
+fn is_rootless(flag: Option<&str>) -> bool {
+    match flag {
+        Some("true") => true,
+        Some("false") => false,
+        _ => !nix::unistd::geteuid().is_root() || crate::namespaces::in_child_user_namespace(),
+    }
+}
+
+/// The state root: `--root`, else /run/hull for root, else
+/// $XDG_RUNTIME_DIR/hull (an unprivileged user cannot write /run).
+fn state_root(root: Option<PathBuf>, rootless_flag: Option<&str>) -> Result<PathBuf> {
+    if let Some(root) = root {
+        return Ok(root);
+    }
+    let rootless = is_rootless(rootless_flag);
+    logging::debug(format!("no --root given; rootless: {rootless}"));
+    if !rootless {
+        return Ok(PathBuf::from("/run/hull"));
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir).join("hull")),
+        None if nix::unistd::geteuid().is_root() => Ok(PathBuf::from("/run/hull")),
+        None => Err(Error::msg(
+            "--root: not given and XDG_RUNTIME_DIR is not set: rootless hull keeps its state in \
+             $XDG_RUNTIME_DIR/hull (set XDG_RUNTIME_DIR or pass --root DIR owned by this user)",
+        )),
+    }
+}
+
 fn dispatch(cli: Cli) -> Result<i32> {
-    let root = cli.root;
+    // `spec`, `features` and `check` need no state directory.
+    let root = match &cli.command {
+        Command::Spec { .. } | Command::Features | Command::Check { .. } => PathBuf::new(),
+        _ => state_root(cli.root, cli.rootless.as_deref())?,
+    };
     match cli.command {
         Command::Create(a) => {
             refuse_systemd(cli.systemd_cgroup)?;

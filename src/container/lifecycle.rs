@@ -142,11 +142,16 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
                 .as_ref()
                 .and_then(|l| l.resources().as_ref()),
         )?;
-        crate::logging::debug(format!(
-            "cgroup {cgroup_path}: set up ({:?} host), linux.resources applied ({:.1?})",
-            cgroups::host_version(),
-            cg_started.elapsed()
-        ));
+        if cgroup.is_skipped() {
+            // Recorded so exec, kill --all, ps and delete know there is none.
+            state.cgroup_path = String::new();
+        } else {
+            crate::logging::debug(format!(
+                "cgroup {cgroup_path}: set up ({:?} host), linux.resources applied ({:.1?})",
+                cgroups::host_version(),
+                cg_started.elapsed()
+            ));
+        }
         let listen = listen_fds();
         let launched = process::launch(&LaunchOptions {
             id: &o.id,

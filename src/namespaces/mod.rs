@@ -98,13 +98,87 @@ fn format_map(maps: &[LinuxIdMapping]) -> String {
 }
 
 /// Writes uid_map/gid_map of a process in a new user namespace. The parent
-/// writes them: a process cannot map ids for itself beyond its own.
+/// writes them: a process cannot map ids for itself beyond its own. Root
+/// writes the files directly; an unprivileged caller may write only a
+/// single mapping of its own id (and must deny setgroups first for gid_map),
+/// anything wider goes through the setuid helpers newuidmap/newgidmap, which
+/// check /etc/subuid and /etc/subgid.
 pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+    let privileged = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETUID)
+        .unwrap_or(false)
+        && caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETGID)
+            .unwrap_or(false);
     let base = PathBuf::from(format!("/proc/{pid}"));
-    std::fs::write(base.join("uid_map"), format_map(uid))
-        .ctx(|| format!("linux.uidMappings: write /proc/{pid}/uid_map"))?;
-    std::fs::write(base.join("gid_map"), format_map(gid))
-        .ctx(|| format!("linux.gidMappings: write /proc/{pid}/gid_map"))?;
+    if privileged {
+        std::fs::write(base.join("uid_map"), format_map(uid))
+            .ctx(|| format!("linux.uidMappings: write /proc/{pid}/uid_map"))?;
+        std::fs::write(base.join("gid_map"), format_map(gid))
+            .ctx(|| format!("linux.gidMappings: write /proc/{pid}/gid_map"))?;
+        return Ok(());
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let egid = nix::unistd::getegid().as_raw();
+    if is_own_id(uid, euid) {
+        std::fs::write(base.join("uid_map"), format_map(uid))
+            .ctx(|| format!("linux.uidMappings: write /proc/{pid}/uid_map"))?;
+    } else {
+        run_map_helper("newuidmap", "linux.uidMappings", "/etc/subuid", pid, uid)?;
+    }
+    if is_own_id(gid, egid) {
+        std::fs::write(base.join("setgroups"), "deny")
+            .ctx(|| format!("linux.gidMappings: write \"deny\" to /proc/{pid}/setgroups"))?;
+        std::fs::write(base.join("gid_map"), format_map(gid))
+            .ctx(|| format!("linux.gidMappings: write /proc/{pid}/gid_map"))?;
+    } else {
+        run_map_helper("newgidmap", "linux.gidMappings", "/etc/subgid", pid, gid)?;
+    }
+    Ok(())
+}
+
+/// True inside a user namespace other than the host's (where uid_map is not
+/// the identity map of the whole range).
+pub fn in_child_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
+        Err(_) => false,
+    }
+}
+
+/// A mapping an unprivileged process may write itself: its own id, once.
+fn is_own_id(maps: &[LinuxIdMapping], own: u32) -> bool {
+    matches!(maps, [m] if m.host_id() == own && m.size() == 1)
+}
+
+fn run_map_helper(
+    helper: &str,
+    field: &str,
+    ranges_file: &str,
+    pid: i32,
+    maps: &[LinuxIdMapping],
+) -> Result<()> {
+    let mut args = vec![pid.to_string()];
+    for m in maps {
+        args.extend([m.container_id(), m.host_id(), m.size()].map(|n| n.to_string()));
+    }
+    let out = std::process::Command::new(helper)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            Error::msg(format!(
+                "{field}: mapping more than the caller's own id needs {helper} \
+                 (Debian package uidmap): run {helper}: {e}"
+            ))
+        })?;
+    if !out.status.success() {
+        return Err(Error::msg(format!(
+            "{field}: {helper} {} failed ({}): {} (the ranges must be granted to this user \
+             in {ranges_file})",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
     Ok(())
 }
 

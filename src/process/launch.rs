@@ -239,7 +239,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
                         linux.gid_mappings().as_deref().unwrap_or(&[]),
                     );
                     if let Err(e) = res {
-                        reap(s1);
+                        kill_and_reap(s1);
                         return Err(e);
                     }
                     crate::logging::debug(format!("wrote uid_map and gid_map of pid {pid}"));
@@ -247,17 +247,17 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
                 }
                 Ok(Some(Msg::InitPid { pid })) => break pid,
                 Ok(Some(Msg::Error { msg })) => {
-                    reap(s1);
+                    kill_and_reap(s1);
                     return Err(Error::Msg(msg));
                 }
                 Ok(other) => {
-                    reap(s1);
+                    kill_and_reap(s1);
                     return Err(Error::msg(format!(
                         "sync: unexpected {other:?} from stage 1"
                     )));
                 }
                 Err(e) => {
-                    reap(s1);
+                    kill_and_reap(s1);
                     return Err(e);
                 }
             }
@@ -372,6 +372,16 @@ fn flag_names(f: CloneFlags) -> String {
         s.push_str("CLONE_NEWTIME");
     }
     s
+}
+
+/// Kills and reaps a stage after a failure (a stage blocked on the sync
+/// channel would otherwise never exit).
+fn kill_and_reap(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    reap(pid);
 }
 
 fn reap(pid: i32) {

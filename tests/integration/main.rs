@@ -19,5 +19,6 @@ mod namespaces;
 mod process;
 mod recovery;
 mod rootfs;
+mod rootless;
 mod seccomp;
 mod security;
