@@ -177,6 +177,16 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         Some(sock) => sock?.map(|s| lift_fd(s, min_fd)).transpose()?,
         None => None,
     };
+    // Idmapped mounts are made here, root on the host (see rootfs::idmap);
+    // nothing at all when no mount asks for one.
+    let idmapped = crate::rootfs::idmap::prepare(spec, &o.bundle.dir, &plan)?
+        .into_iter()
+        .map(|p| Ok((p.index, lift_fd(p.tree, min_fd)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let idmapped_fds: Vec<(usize, RawFd)> = idmapped
+        .iter()
+        .map(|(i, fd)| (*i, fd.as_raw_fd()))
+        .collect();
     let mut cfg = InitConfig {
         id: o.id,
         spec,
@@ -195,6 +205,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         seccomp_listener: seccomp_listener.as_ref().map(|s| s.as_raw_fd()),
         cgroup: o.cgroup,
         cgroup_self_join: !needs_stage1_for(&plan),
+        idmapped: &idmapped_fds,
     };
     // The cgroup namespace is unshared by the init once it is in its cgroup,
     // so that the namespace's root is the container's cgroup.
@@ -296,6 +307,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     drop(listener);
     drop(console);
     drop(seccomp_listener);
+    drop(idmapped);
     match finish(o, &parent_chan, pid, placed) {
         Ok(()) => {
             crate::logging::debug(format!(
