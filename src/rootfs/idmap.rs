@@ -140,12 +140,7 @@ pub fn prepare(spec: &Spec, bundle: &Path, plan: &Plan) -> Result<Vec<Prepared>>
             None => {
                 let fd = match &source {
                     Source::Maps(uid, gid) => new_userns(i, uid, gid)?,
-                    Source::Joined(p) => nix::fcntl::open(
-                        p.as_path(),
-                        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-                        nix::sys::stat::Mode::empty(),
-                    )
-                    .ctx(|| format!("/mounts/{i}: open user namespace {}", p.display()))?,
+                    Source::Joined(p) => joined_userns(i, p)?,
                 };
                 userns.push((source, fd));
                 userns.len() - 1
@@ -173,6 +168,27 @@ pub fn prepare(spec: &Spec, bundle: &Path, plan: &Plan) -> Result<Vec<Prepared>>
         out.push(Prepared { index: i, tree });
     }
     Ok(out)
+}
+
+/// The user namespace the container joins, for "idmap" without mappings;
+/// the host's own cannot carry an idmapping.
+fn joined_userns(i: usize, p: &Path) -> Result<OwnedFd> {
+    let fd = nix::fcntl::open(
+        p,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("/mounts/{i}: open user namespace {}", p.display()))?;
+    let st = nix::sys::stat::fstat(&fd).ctx(|| format!("stat {}", p.display()))?;
+    let host =
+        nix::sys::stat::stat("/proc/self/ns/user").ctx(|| "stat /proc/self/ns/user".into())?;
+    if (st.st_dev, st.st_ino) == (host.st_dev, host.st_ino) {
+        return Err(Error::msg(format!(
+            "/mounts/{i}/options: \"idmap\" without mappings uses the container's user namespace, but {} is the host's, which cannot idmap a mount (hint: give the mount its own uidMappings and gidMappings)",
+            p.display()
+        )));
+    }
+    Ok(fd)
 }
 
 /// A user namespace holding the given maps, made by a child that waits on a
