@@ -172,7 +172,7 @@ impl Container {
         }
     }
 
-    /// Writes state.json atomically (temp file + rename).
+    /// Writes state.json atomically (see `write_state`).
     pub fn save(&self) -> Result<()> {
         write_state(&self.dir, &self.state)
     }
@@ -255,11 +255,38 @@ impl Container {
     }
 }
 
+/// Writes state.json so that a reader (or a crash) sees either the old
+/// file or the new one, never a part: the text goes to a temp file, which
+/// is fsynced and renamed over state.json, then the directory is fsynced so
+/// the rename itself is durable. On failure the temp file is removed.
 pub fn write_state(dir: &Path, state: &State) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = dir.join(".state.json.tmp");
     let text = serde_json::to_vec(state).map_err(|e| Error::msg(format!("encode state: {e}")))?;
-    std::fs::write(&tmp, text).ctx(|| format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, dir.join(STATE_FILE)).ctx(|| format!("rename {}", tmp.display()))
+    let written = (|| -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .ctx(|| format!("write {}", tmp.display()))?;
+        f.write_all(&text)
+            .ctx(|| format!("write {}", tmp.display()))?;
+        f.sync_all().ctx(|| format!("fsync {}", tmp.display()))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Err(e) = std::fs::rename(&tmp, dir.join(STATE_FILE)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).ctx(|| format!("rename {}", tmp.display()));
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .ctx(|| format!("fsync {}", dir.display()))
 }
 
 /// Reads the start time (in clock ticks since boot) of a live, non-zombie process.
@@ -274,6 +301,25 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
     }
     // rest starts at field 3 (state); starttime is field 22.
     fields.nth(18)?.parse().ok()
+}
+
+/// True while a process is exiting (PF_EXITING in field 9 of
+/// /proc/pid/stat): killed, but not yet a zombie. A pid namespace's init
+/// stays in this state until every other process in the namespace is gone.
+pub fn process_exiting(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return false;
+    };
+    // After the comm: state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9).
+    stat[close + 2..]
+        .split(' ')
+        .nth(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|f| f & PF_EXITING != 0)
 }
 
 pub fn process_matches(pid: i32, start_time: u64) -> bool {
@@ -331,6 +377,7 @@ mod tests {
         let me = std::process::id() as i32;
         assert!(process_start_time(me).is_some());
         assert!(process_start_time(i32::MAX).is_none());
+        assert!(!process_exiting(me));
     }
 }
 
