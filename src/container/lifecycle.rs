@@ -439,7 +439,7 @@ pub struct ExecOptions {
 /// exit code when not detached.
 pub fn exec(mut o: ExecOptions) -> Result<i32> {
     use crate::process::{exec as px, supervise};
-    let (pid, spec, cgroup_path, bundle_dir) = {
+    let (pid, start_time, spec, cgroup_path, bundle_dir) = {
         let c = Container::load(&o.root, &o.id)?;
         match c.status() {
             Status::Stopped => {
@@ -458,6 +458,7 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         }
         (
             c.state.pid,
+            c.state.pid_start_time,
             c.saved_spec()?,
             c.state.cgroup_path.clone(),
             c.state.bundle.clone(),
@@ -505,6 +506,19 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         console,
         preserve_fds: o.preserve_fds,
         cgroup: cgroup.as_ref(),
+    })
+    .map_err(|e| {
+        // A container killed while hull joins it makes the joins fail
+        // obscurely (clone3 into a dead pid namespace is ENOMEM, the stage
+        // dies: EPIPE): say what happened.
+        if super::process_matches(pid, start_time) && !super::process_exiting(pid) {
+            e
+        } else {
+            Error::msg(format!(
+                "cannot exec in container \"{}\": it stopped during the exec ({e})",
+                o.id
+            ))
+        }
     })?;
     if let Some(p) = o.pid_file.take() {
         write_pid_file(&p, pid)?;
