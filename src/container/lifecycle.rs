@@ -152,6 +152,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             id: &o.id,
             bundle: &bundle,
             state_dir: &dir,
+            state_lock_fd: lock.as_raw_fd(),
             cgroup_path: &cgroup_path,
             cgroup: cgroup.as_ref(),
             console: o.console_fd.take(),
