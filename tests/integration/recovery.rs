@@ -166,3 +166,246 @@ fn recovery_delete_force_of_a_garbled_state_removes_everything() {
     let left = cgroup_leftovers(&format!("/hull/{id}"));
     assert!(left.is_empty(), "cgroup dirs left behind: {left:?}");
 }
+
+// ---------------------------------------------------------------------------
+// Crash points: `hull create` / `hull run` SIGKILLed at a precise stage
+// (strace's fault injection on hull's own syscalls, without -f so only the
+// hull process itself is hit, or a hook that signals readiness), then
+// `delete --force` must remove everything.
+// ---------------------------------------------------------------------------
+
+/// Pids in the container's cgroup (`/hull/ID`), from outside.
+fn cgroup_pids(id: &str) -> Vec<i32> {
+    let dir = cgroup_dir("pids", &format!("/hull/{id}"));
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// After `delete --force ID`: no state dir, cgroup, process or mount.
+fn assert_all_gone(rt: &Runtime, id: &str, pids: &[i32], bundle: &Bundle) {
+    let dir = rt.root().join(id);
+    assert!(!dir.exists(), "state dir {} left behind", dir.display());
+    for &pid in pids {
+        assert!(
+            wait_pid_gone(pid, Duration::from_secs(10)),
+            "process {pid} of {id} survived delete --force"
+        );
+    }
+    let left = cgroup_leftovers(&format!("/hull/{id}"));
+    assert!(left.is_empty(), "cgroup dirs left behind: {left:?}");
+    let mounts = mountinfo_mentioning(&bundle.path().to_string_lossy());
+    assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
+    let o = rt.cmd(&["state", id]).fail();
+    assert!(o.stderr.contains("does not exist"), "{o}");
+}
+
+/// Runs `hull create` under strace, SIGKILLed on entry to the `when`-th
+/// call of `syscall`. Returns false (after printing why) without strace.
+fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) -> bool {
+    if std::process::Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("SKIPPED: strace is not installed (it injects the SIGKILL)");
+        return false;
+    }
+    rt.track(id);
+    let bp = b.path().to_string_lossy().to_string();
+    let mut c = std::process::Command::new("strace");
+    c.args(["-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("inject={syscall}:signal=KILL:when={when}"))
+        .arg(runtime_bin())
+        .arg("--root")
+        .arg(rt.root())
+        .args(["create", "--bundle", &bp, id]);
+    let scratch = TempDir::new("strace");
+    let o = run_cmd(c, scratch.path(), CmdOpts::default());
+    assert!(
+        !o.success() && !o.timed_out,
+        "create should have been killed at {syscall} #{when}: {o}"
+    );
+    true
+}
+
+/// Killed after the state dir is made and before state.json is written
+/// (on the flock that follows the mkdir): a bare dir, which `state`
+/// reports as missing and `delete --force` removes.
+#[test]
+fn recovery_create_killed_before_state_is_written() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("crashdir");
+    if !create_killed_at(&rt, &b, &id, "flock", 1) {
+        return;
+    }
+    let dir = rt.root().join(&id);
+    assert!(dir.is_dir(), "the kill should leave the state dir");
+    assert!(!dir.join("state.json").exists(), "state.json was written");
+    assert!(
+        cgroup_leftovers(&format!("/hull/{id}")).is_empty(),
+        "no cgroup yet"
+    );
+    rt.delete_force(&id).ok();
+    assert_all_gone(&rt, &id, &[], &b);
+}
+
+/// Killed just after the init is cloned, while the init waits for the
+/// parent's go-ahead (the first sendto is that message): the state says
+/// "creating" with no pid, so `state` and `list` read it as stopped; the
+/// init notices its parent is gone and exits; `delete --force` removes the
+/// cgroup and the dir.
+#[test]
+fn recovery_create_killed_after_the_init_is_cloned() {
+    if !hull_only("hull's state dir layout and cgroup paths") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("crashfork");
+    if !create_killed_at(&rt, &b, &id, "sendto", 1) {
+        return;
+    }
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(rt.root().join(&id).join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["status"], "creating", "{state}");
+    assert!(
+        cgroup_dir("pids", &format!("/hull/{id}")).exists(),
+        "the cgroup should exist: the init was cloned into it"
+    );
+    let pids = cgroup_pids(&id);
+    assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
+    let list = rt.cmd(&["list", "--format", "json"]).ok();
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str() && c["status"] == "stopped"),
+        "list should report {id} as stopped: {list}"
+    );
+    rt.delete_force(&id).ok();
+    assert_all_gone(&rt, &id, &pids, &b);
+}
+
+/// Killed on the last state write (the second rename): the init is set up
+/// and waits for `start`, but state.json still says "creating". The init
+/// lives on in its cgroup; `delete --force` kills it through the cgroup.
+#[test]
+fn recovery_create_killed_when_the_init_is_ready() {
+    if !hull_only("hull's state dir layout and cgroup paths") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("crashready");
+    if !create_killed_at(&rt, &b, &id, "rename", 2) {
+        return;
+    }
+    let pids = cgroup_pids(&id);
+    assert_eq!(pids.len(), 1, "the waiting init should be in the cgroup");
+    assert!(rt.root().join(&id).join("start.sock").exists());
+    rt.delete_force(&id).ok();
+    assert_all_gone(&rt, &id, &pids, &b);
+}
+
+/// Writes an executable hook script that copies its stdin (the state) to
+/// `ready` and sleeps.
+fn sleeping_hook(dir: &std::path::Path, ready: &std::path::Path) -> String {
+    let script = dir.join("hook.sh");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat > {0}.tmp; mv {0}.tmp {0}\nexec sleep 5\n",
+            ready.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script.to_string_lossy().into_owned()
+}
+
+/// `hull run` (foreground) SIGKILLed during a createRuntime hook: as for
+/// create, the init exits and `delete --force` removes everything.
+#[test]
+fn recovery_run_killed_during_create_runtime_hook() {
+    if !hull_only("hull's state dir layout and cgroup paths") {
+        return;
+    }
+    let rt = Runtime::new();
+    let tmp = TempDir::new("recovery");
+    let ready = tmp.path().join("ready.json");
+    let script = sleeping_hook(tmp.path(), &ready);
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config_mut()["hooks"] = json!({"createRuntime": [{"path": script, "args": ["hook.sh"]}]});
+    b.save();
+    let id = unique_id("runhook");
+    rt.track(&id);
+    let bp = b.path().to_string_lossy().to_string();
+    let mut run = rt.command(&["run", "--bundle", &bp, &id]);
+    run.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = run.spawn().expect("spawn hull run");
+    let Some(text) = wait_file(&ready, Duration::from_secs(20)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the createRuntime hook did not run within 20s");
+    };
+    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        wait_pid_gone(pid, Duration::from_secs(10)),
+        "init {pid} should exit once run is gone"
+    );
+    assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
+    rt.delete_force(&id).ok();
+    assert_all_gone(&rt, &id, &[pid], &b);
+}
+
+/// `hull run` (foreground) SIGKILLed after the container started: the
+/// container keeps running (state and list say so); killed from outside it
+/// reads stopped; `delete` then removes everything.
+#[test]
+fn recovery_run_killed_while_the_container_runs() {
+    if !hull_only("hull's state dir layout and cgroup paths") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("runkilled");
+    rt.track(&id);
+    let bp = b.path().to_string_lossy().to_string();
+    let mut run = rt.command(&["run", "--bundle", &bp, &id]);
+    run.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = run.spawn().expect("spawn hull run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rt.status(&id).as_deref() != Some("running") {
+        assert!(Instant::now() < deadline, "{id} never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = rt.pid(&id);
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    let list = rt.cmd(&["list", "-q"]).ok();
+    assert!(list.stdout.lines().any(|l| l == id), "{list}");
+    // SAFETY: kill(2) of the container's init, a plain pid.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(wait_pid_gone(pid, Duration::from_secs(10)));
+    rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
+    rt.delete(&id).ok();
+    assert_all_gone(&rt, &id, &[pid], &b);
+}
