@@ -409,3 +409,141 @@ fn recovery_run_killed_while_the_container_runs() {
     rt.delete(&id).ok();
     assert_all_gone(&rt, &id, &[pid], &b);
 }
+
+// ---------------------------------------------------------------------------
+// State dir faults: --root on a full or read-only filesystem (a small tmpfs
+// mounted in a private mount namespace of `unshare -m`, so the host's
+// mounts are untouched), and a --root that does not exist yet.
+// ---------------------------------------------------------------------------
+
+/// Mounts a tmpfs with `opts` on a fresh dir inside `unshare -m`, runs the
+/// shell lines `prep` there ($MNT is the mount), then `hull --root $ROOT
+/// create` of a `sleep` bundle. Returns hull's output (stdout ends with
+/// the list of what is left under $MNT, apart from a file named `fill`),
+/// the id and the bundle.
+fn create_on_tmpfs(opts: &str, prep: &str, root_sub: &str) -> (Out, String, Bundle) {
+    let mnt = TempDir::new("tmpfs-root");
+    let scratch = TempDir::new("tmpfs-scratch");
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("fsfault");
+    let script = format!(
+        "mount -t tmpfs -o {opts} tmpfs \"$MNT\" || exit 99\n{prep}\n\
+         \"$HULL\" --root \"$MNT{root_sub}\" create --bundle \"$BUNDLE\" \"$ID\"; rc=$?\n\
+         echo '--- left:'; find \"$MNT\" -mindepth 1 ! -name fill\nexit $rc\n"
+    );
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("MNT", mnt.path())
+        .env("HULL", runtime_bin())
+        .env("BUNDLE", b.path())
+        .env("ID", &id);
+    let o = run_cmd(c, scratch.path(), CmdOpts::default());
+    assert_ne!(o.code, Some(99), "mount of the tmpfs failed: {o}");
+    (o, id, b)
+}
+
+/// The create failed clearly (a `hull:` line naming `what`), and left
+/// nothing: no file under the tmpfs, no cgroup, no mount.
+fn assert_failed_cleanly(o: &Out, id: &str, b: &Bundle, what: &[&str]) {
+    assert!(!o.success() && !o.timed_out, "create should fail: {o}");
+    let last = o.stderr.lines().last().unwrap_or("");
+    assert!(last.starts_with("hull: "), "no hull: error line: {o}");
+    for w in what {
+        assert!(o.stderr.contains(w), "error should mention {w:?}: {o}");
+    }
+    assert!(!o.stderr.contains("panicked"), "{o}");
+    let left = o.stdout.split("--- left:").nth(1).unwrap_or("?").trim();
+    assert!(
+        left.is_empty() || !left.contains(id) && !left.contains("state.json"),
+        "left under the state root: {left:?}\n{o}"
+    );
+    let cg = cgroup_leftovers(&format!("/hull/{id}"));
+    assert!(cg.is_empty(), "cgroup dirs left behind: {cg:?}");
+    let mounts = mountinfo_mentioning(&b.path().to_string_lossy());
+    assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
+}
+
+/// A full state root: the first state write fails with ENOSPC; no
+/// partial state.json, no temp file and no state dir remain.
+#[test]
+fn recovery_state_root_full_before_the_first_state_write() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let (o, id, b) = create_on_tmpfs(
+        "size=64k",
+        "dd if=/dev/zero of=\"$MNT/fill\" bs=4096 2>/dev/null",
+        "",
+    );
+    assert_failed_cleanly(&o, &id, &b, &["ENOSPC", ".state.json.tmp"]);
+}
+
+/// One free page: the "creating" state fits, then saving config.json
+/// after the init is cloned fails with ENOSPC; the init is killed and the
+/// cgroup and the state dir go.
+#[test]
+fn recovery_state_root_full_after_the_init_is_cloned() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let (o, id, b) = create_on_tmpfs(
+        "size=64k",
+        "dd if=/dev/zero of=\"$MNT/fill\" bs=4096 2>/dev/null; truncate -s -4096 \"$MNT/fill\"",
+        "",
+    );
+    assert_failed_cleanly(&o, &id, &b, &["ENOSPC", "config.json"]);
+}
+
+/// A read-only state root, existing or to be created below it.
+#[test]
+fn recovery_state_root_read_only() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let (o, id, b) = create_on_tmpfs("ro", "", "");
+    assert_failed_cleanly(&o, &id, &b, &["EROFS", "create state dir"]);
+    let (o, id, b) = create_on_tmpfs("ro", "", "/hull");
+    assert_failed_cleanly(&o, &id, &b, &["EROFS", "create state root"]);
+}
+
+/// A --root that does not exist yet (like /run/hull after a reboot) is
+/// made on demand, mode 0700; `state` and `list` on a missing root say
+/// there is no such container / list nothing, and create nothing.
+#[test]
+fn recovery_missing_state_root_is_created_on_demand() {
+    if !hull_only("hull's state root handling") {
+        return;
+    }
+    let base = TempDir::new("noroot");
+    let scratch = TempDir::new("noroot-scratch");
+    let root = base.path().join("run/hull");
+    let hull = |args: &[&str]| {
+        let mut c = std::process::Command::new(runtime_bin());
+        c.arg("--root").arg(&root).args(args);
+        run_cmd(c, scratch.path(), CmdOpts::default())
+    };
+    let o = hull(&["state", "nothing"]).fail();
+    assert!(o.stderr.contains("does not exist"), "{o}");
+    let o = hull(&["list", "-q"]).ok();
+    assert!(o.stdout.trim().is_empty(), "{o}");
+    assert!(
+        !root.exists(),
+        "state/list should not create {}",
+        root.display()
+    );
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("ondemand");
+    let bp = b.path().to_string_lossy().to_string();
+    let o = hull(&["create", "--bundle", &bp, &id]);
+    let cleanup = || hull(&["delete", "--force", &id]);
+    if !o.success() {
+        cleanup();
+        panic!("create with a missing --root: {o}");
+    }
+    let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+    let st = hull(&["state", &id]);
+    cleanup().ok();
+    assert_eq!(mode, 0o700, "the state root's mode");
+    assert!(st.success() && st.stdout.contains("\"created\""), "{st}");
+    assert!(!root.join(&id).exists());
+}
