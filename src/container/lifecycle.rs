@@ -98,9 +98,6 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             .and_then(|l| l.cgroups_path().as_deref()),
         &o.id,
     )?;
-    let (dir, lock) = Container::create(&o.root, &o.id)?;
-    let cgroup = cgroups::manager(&cgroup_path);
-    let cgroup_existed = cgroup.exists();
     let own_pid_ns = bundle
         .spec
         .linux()
@@ -128,10 +125,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         own_pid_ns,
         resources: None,
     };
-    if let Err(e) = write_state(&dir, &state) {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err(e);
-    }
+    let (dir, lock) = Container::create(&o.root, &o.id, &state)?;
+    let cgroup = cgroups::manager(&cgroup_path);
+    let cgroup_existed = cgroup.exists();
     let result = (|| -> Result<Container> {
         let cg_started = std::time::Instant::now();
         let cgroup = cgroups::setup(
@@ -307,9 +303,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
         Err(Error::NotFound(_)) if force => {
-            // A create that died before writing its state leaves a bare dir.
+            // A create that died before writing its state leaves a
+            // `~ID.PID` dir (older versions: a bare dir).
             if validate_id(id).is_ok() {
                 let _ = std::fs::remove_dir_all(root.join(id));
+                super::remove_dead_creating_dirs(root, id);
             }
             return Ok(());
         }

@@ -12,6 +12,59 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 /// The unix socket the waiting init listens on; `start` connects to it.
 pub const START_SOCKET: &str = "start.sock";
+/// State dirs being made are named `~<id>.<pid>` (`~` is not allowed in
+/// ids) until their state.json is written.
+pub const CREATING_PREFIX: &str = "~";
+
+/// rename(2) that fails with EEXIST instead of replacing `to`
+/// (renameat2 RENAME_NOREPLACE; where the filesystem lacks it, a plain
+/// rename, which refuses to replace a non-empty dir).
+fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).ok();
+    let (Some(f), Some(t)) = (c(from), c(to)) else {
+        return Err(Error::msg(format!("{}: NUL in path", to.display())));
+    };
+    // SAFETY: two valid NUL-terminated paths; the result is checked.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    let res = if r == 0 {
+        Ok(())
+    } else {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINVAL) {
+            std::fs::rename(from, to)
+        } else {
+            Err(e)
+        }
+    };
+    res.ctx(|| format!("rename {} to {}", from.display(), to.display()))
+}
+
+/// Removes `~<id>.<pid>` dirs of creates of `id` that died before their
+/// state dir was renamed into place (their pid is gone).
+pub fn remove_dead_creating_dirs(root: &Path, id: &str) {
+    let prefix = format!("{CREATING_PREFIX}{id}.");
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(&prefix)
+            && let Ok(pid) = pid.parse::<i32>()
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,20 +171,45 @@ pub fn ensure_root(root: &Path) -> Result<()> {
 }
 
 impl Container {
-    /// Creates and locks a fresh state dir; fails if the id is taken.
-    pub fn create(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
+    /// Creates and locks a fresh state dir holding `state`; fails if the id
+    /// is taken. The dir is made, locked and given its state.json under a
+    /// temporary name (not a valid id), then renamed into place without
+    /// replacing anything: no other command can ever see `root/<id>`
+    /// without its lock held or its state.json written (a `delete --force`
+    /// took such a bare dir for the leftover of a dead create and removed
+    /// it under a live one).
+    pub fn create(root: &Path, id: &str, state: &State) -> Result<(PathBuf, Flock<File>)> {
         validate_id(id)?;
         ensure_root(root)?;
         let dir = root.join(id);
-        match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::msg(format!("container \"{id}\" already exists")));
-            }
-            Err(e) => return Err(e).ctx(|| format!("create state dir {}", dir.display())),
+        let taken = || Error::msg(format!("container \"{id}\" already exists"));
+        if std::fs::symlink_metadata(&dir).is_ok() {
+            return Err(taken());
         }
-        let lock = lock_dir(&dir)?;
-        Ok((dir, lock))
+        let tmp = root.join(format!("{CREATING_PREFIX}{id}.{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&tmp)
+            .ctx(|| format!("create state dir {}", tmp.display()))?;
+        let placed = (|| {
+            let lock = lock_dir(&tmp)?;
+            write_state(&tmp, state)?;
+            rename_noreplace(&tmp, &dir).map_err(|e| match e {
+                Error::Sys {
+                    errno: nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY,
+                    ..
+                } => taken(),
+                e => e,
+            })?;
+            Ok(lock)
+        })();
+        match placed {
+            Ok(lock) => Ok((dir, lock)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Err(e)
+            }
+        }
     }
 
     /// Opens and locks an existing container.
@@ -350,6 +428,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     for entry in entries.flatten() {
         if entry.file_type().map(|t| t.is_dir()).unwrap_or(false)
             && let Some(name) = entry.file_name().to_str()
+            && validate_id(name).is_ok()
         {
             ids.push(name.to_string());
         }

@@ -233,8 +233,9 @@ fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32
 }
 
 /// Killed after the state dir is made and before state.json is written
-/// (on the flock that follows the mkdir): a bare dir, which `state`
-/// reports as missing and `delete --force` removes.
+/// (on the flock that follows the mkdir): the dir still has its temporary
+/// name `~ID.PID`, so `state` reports no such container, `list` shows
+/// nothing, and `delete --force ID` removes it.
 #[test]
 fn recovery_create_killed_before_state_is_written() {
     if !hull_only("hull's state dir layout") {
@@ -246,14 +247,26 @@ fn recovery_create_killed_before_state_is_written() {
     if !create_killed_at(&rt, &b, &id, "flock", 1) {
         return;
     }
-    let dir = rt.root().join(&id);
-    assert!(dir.is_dir(), "the kill should leave the state dir");
-    assert!(!dir.join("state.json").exists(), "state.json was written");
+    let creating: Vec<_> = fs::read_dir(rt.root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        creating.len() == 1 && creating[0].starts_with(&format!("~{id}.")),
+        "the kill should leave the state dir under its temporary name: {creating:?}"
+    );
     assert!(
         cgroup_leftovers(&format!("/hull/{id}")).is_empty(),
         "no cgroup yet"
     );
+    let o = rt.cmd(&["state", &id]).fail();
+    assert!(o.stderr.contains("does not exist"), "{o}");
+    let list = rt.cmd(&["list", "-q"]).ok();
+    assert!(list.stdout.trim().is_empty(), "{list}");
     rt.delete_force(&id).ok();
+    let left: Vec<_> = fs::read_dir(rt.root()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "delete --force left {left:?}");
     assert_all_gone(&rt, &id, &[], &b);
 }
 
