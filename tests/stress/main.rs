@@ -557,7 +557,10 @@ fn leaks(ctx: &Ctx, dirs: &[&Path]) -> Leaks {
     for p in parents {
         if let Ok(rd) = fs::read_dir(&p) {
             for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with(&ctx.prefix) {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{}-", ctx.prefix))
+                {
                     l.cgroups.push(e.path());
                 }
             }
@@ -567,7 +570,7 @@ fn leaks(ctx: &Ctx, dirs: &[&Path]) -> Leaks {
         l.mounts.extend(mountinfo_mentioning(&d.to_string_lossy()));
     }
     let me = std::process::id().to_string();
-    let cg_needle = format!("/hull/{}", ctx.prefix);
+    let cg_needle = format!("/hull/{}-", ctx.prefix);
     let root = ctx.root.to_string_lossy().into_owned();
     if let Ok(rd) = fs::read_dir("/proc") {
         for e in rd.flatten() {
