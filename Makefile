@@ -10,6 +10,7 @@
 #   make engines-test  real containerd and podman drive hull (../shared/engines)
 #   make bench     startup benchmark (bench/bench.sh)
 #   make fuzz      each cargo-fuzz target for FUZZ_SECONDS (default 60; nightly + cargo-fuzz)
+#   make stress    concurrency stress test (STRESS_COUNTS="50 100 200", STRESS_WORKERS=16)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -30,7 +31,7 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint oci-checker test test-v2 engines-test bench fuzz clean
+.PHONY: all build release deps demo lint oci-checker test test-v2 engines-test bench fuzz stress clean
 
 all: build
 
@@ -113,6 +114,14 @@ bench:
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) CARGO=$(CARGO) $(CURDIR)/scripts/fuzz.sh
+
+# Not part of `make test`: N containers at once through the whole
+# lifecycle plus racing commands on one id, then a leak check.
+STRESS_COUNTS ?= 50 100 200
+STRESS_WORKERS ?= 16
+stress: build
+	HULL_BIN=$(HULL_DEBUG) STRESS_COUNTS="$(STRESS_COUNTS)" STRESS_WORKERS=$(STRESS_WORKERS) \
+		$(CARGO) test --test stress
 
 clean:
 	$(CARGO) clean
