@@ -70,7 +70,8 @@ test: deps lint build oci-checker
 # The host mounts cgroup v1 hierarchies, so the cgroup v2 tests run in a VM
 # whose only hierarchy is cgroup v2. The `integration` and `oci-validation`
 # test binaries (and the static checker) are built here and run there in one
-# VM boot, filtered to the tests whose names contain "cgroup".
+# VM boot, filtered to the tests whose names contain "cgroup"; then the
+# guest script fails the run if any cgroup was left behind.
 test-v2: oci-checker
 	@if [[ ! -e "$(CGROUP2_VM)" ]]; then \
 		echo "test-v2: SKIPPED: the cgroup v2 VM script $(CGROUP2_VM) is missing" \
@@ -84,8 +85,7 @@ test-v2: oci-checker
 	vm="$(CGROUP2_VM)"; [[ -x "$$vm" ]] || vm="bash $$vm"; \
 	$$vm --share $(CURDIR) --timeout 1200 --env HULL_BIN=$(HULL_DEBUG) \
 		--env HULL_OCI_CHECKER=$(OCI_CHECKER) \
-		-- sh -c '"$$1" cgroup --test-threads=1; a=$$?; "$$2" cgroup --test-threads=1; b=$$?; [ $$a = 0 ] && [ $$b = 0 ]' \
-		sh "$$exe" "$$oci"
+		-- sh $(CURDIR)/scripts/test-v2-guest.sh "$$exe" "$$oci"
 
 ENGINES := $(CURDIR)/../shared/engines
 
