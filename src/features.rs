@@ -13,6 +13,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "iversion",
     "lazytime",
     "loud",
@@ -36,6 +37,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "relatime",
     "remount",
     "rexec",
+    "ridmap",
     "rnoatime",
     "rnodev",
     "rnodiratime",
@@ -102,7 +104,7 @@ pub fn document() -> Value {
             "apparmor": {"enabled": lsm("/sys/kernel/security/apparmor")},
             "selinux": {"enabled": lsm("/sys/fs/selinux")},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}},
+            "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": true}
         },
         "annotations": {

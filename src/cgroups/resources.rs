@@ -94,6 +94,37 @@ pub fn blkio_weight_to_io(w: u16) -> u64 {
     1 + (w - 10) * 9999 / 990
 }
 
+/// Why a per-device weight (`weightDevice`) write failed: the kernel only
+/// takes per-device weights for a device whose I/O scheduler is bfq (or, on
+/// cgroup v2, one with io.cost enabled in the root cgroup's io.cost.qos).
+pub(crate) fn weight_device_cause(major: i64, minor: i64) -> String {
+    let dev = format!("/sys/dev/block/{major}:{minor}");
+    // A partition has no queue/ of its own: its disk's is one level up.
+    let sched = std::fs::read_to_string(format!("{dev}/queue/scheduler"))
+        .or_else(|_| std::fs::read_to_string(format!("{dev}/../queue/scheduler")));
+    match sched {
+        Err(_) if !Path::new(&dev).exists() => {
+            format!("there is no block device {major}:{minor} on this host")
+        }
+        Err(_) => format!(
+            "per-device weights need the bfq I/O scheduler on device {major}:{minor}, whose scheduler is unknown"
+        ),
+        Ok(s) => {
+            let cur = s
+                .split_whitespace()
+                .find(|w| w.starts_with('['))
+                .map_or("none", |w| w.trim_matches(['[', ']']));
+            if cur == "bfq" {
+                format!("device {major}:{minor} uses bfq, yet the kernel refused the weight")
+            } else {
+                format!(
+                    "per-device weights need the bfq I/O scheduler, and device {major}:{minor} uses {cur:?}"
+                )
+            }
+        }
+    }
+}
+
 /// Checks a `hugepageLimits[].pageSize` ("2MB", "64KB", "1GB").
 pub(crate) fn check_page_size(field: &str, size: &str) -> Result<()> {
     let num = size

@@ -390,12 +390,18 @@ impl V1Manager {
                 } else {
                     "blkio.weight_device"
                 };
-                d.set(
+                let path = d.file(file, &format!("{field}.weight"), NO_WEIGHTS)?;
+                write_field(
                     &format!("{field}.weight"),
-                    file,
+                    &path,
                     &format!("{}:{} {w}", wd.major(), wd.minor()),
-                    NO_WEIGHTS,
-                )?;
+                )
+                .map_err(|e| {
+                    Error::msg(format!(
+                        "{e} ({})",
+                        super::resources::weight_device_cause(wd.major(), wd.minor())
+                    ))
+                })?;
             }
             if let Some(w) = wd.leaf_weight() {
                 d.set(

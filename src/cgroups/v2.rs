@@ -301,6 +301,20 @@ impl V2Manager {
 fn apply_io(d: &Dir, b: &LinuxBlockIo) -> Result<()> {
     let f = |n: &str| format!("linux.resources.blockIO.{n}");
     const NO_WEIGHTS: &str = "no weight-based I/O control: neither io.cost nor BFQ is available";
+    // Refused up front, before any weight is written.
+    if b.leaf_weight().is_some() {
+        return Err(Error::msg(
+            "linux.resources.blockIO.leafWeight: cgroup v2 has no leaf weights",
+        ));
+    }
+    for (i, wd) in b.weight_device().iter().flatten().enumerate() {
+        if wd.leaf_weight().is_some() {
+            return Err(Error::msg(format!(
+                "{}.leafWeight: cgroup v2 has no leaf weights",
+                f(&format!("weightDevice[{i}]"))
+            )));
+        }
+    }
     let bfq = d.has("io.bfq.weight");
     if let Some(w) = b.weight() {
         if bfq {
@@ -314,11 +328,6 @@ fn apply_io(d: &Dir, b: &LinuxBlockIo) -> Result<()> {
             )?;
         }
     }
-    if b.leaf_weight().is_some() {
-        return Err(Error::msg(
-            "linux.resources.blockIO.leafWeight: cgroup v2 has no leaf weights",
-        ));
-    }
     for (i, wd) in b.weight_device().iter().flatten().enumerate() {
         let field = f(&format!("weightDevice[{i}]"));
         if let Some(w) = wd.weight() {
@@ -327,17 +336,18 @@ fn apply_io(d: &Dir, b: &LinuxBlockIo) -> Result<()> {
             } else {
                 ("io.weight", blkio_weight_to_io(w).to_string())
             };
-            d.set(
+            let path = d.file(file, &format!("{field}.weight"), NO_WEIGHTS)?;
+            write_field(
                 &format!("{field}.weight"),
-                file,
+                &path,
                 &format!("{}:{} {v}", wd.major(), wd.minor()),
-                NO_WEIGHTS,
-            )?;
-        }
-        if wd.leaf_weight().is_some() {
-            return Err(Error::msg(format!(
-                "{field}.leafWeight: cgroup v2 has no leaf weights"
-            )));
+            )
+            .map_err(|e| {
+                Error::msg(format!(
+                    "{e} ({})",
+                    super::resources::weight_device_cause(wd.major(), wd.minor())
+                ))
+            })?;
         }
     }
     for (name, key, list) in [

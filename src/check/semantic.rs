@@ -401,6 +401,7 @@ fn mounts(c: &Ctx, r: &mut Report) {
                 Some(hint),
             );
         }
+        idmapped_mount(c, r, i, m, bind);
         if bind
             && let Some(o) = m.get("options").and_then(Value::as_array)
             && o.iter()
@@ -413,6 +414,72 @@ fn mounts(c: &Ctx, r: &mut Report) {
                 None,
             );
         }
+    }
+}
+
+/// The idmapped-mount rules of one mount (config.md: `uidMappings`,
+/// `gidMappings`, the "idmap" and "ridmap" options).
+fn idmapped_mount(c: &Ctx, r: &mut Report, i: usize, m: &Value, bind: bool) {
+    let path = format!("/mounts/{i}");
+    let listed = |f: &str| {
+        m.get(f)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    let (uid, gid) = (listed("uidMappings"), listed("gidMappings"));
+    let opt = m
+        .get("options")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .position(|o| matches!(o.as_str(), Some("idmap" | "ridmap")));
+    if !uid && !gid && opt.is_none() {
+        return;
+    }
+    if !bind {
+        let at = if uid {
+            format!("{path}/uidMappings")
+        } else if gid {
+            format!("{path}/gidMappings")
+        } else {
+            format!("{path}/options/{}", opt.unwrap_or(0))
+        };
+        r.error(
+            &at,
+            "idmapped mounts are only supported for bind mounts",
+            Some("add \"bind\" or \"rbind\" to options, or remove the idmapping".into()),
+        );
+        return;
+    }
+    if uid != gid {
+        let (missing, other) = if uid {
+            ("gidMappings", "uidMappings")
+        } else {
+            ("uidMappings", "gidMappings")
+        };
+        r.error(
+            &format!("{path}/{missing}"),
+            format!("missing or empty: an idmapped mount needs both uidMappings and gidMappings, and {other} is given"),
+            None,
+        );
+    }
+    if !uid && !gid && !has_ns(c, "user") {
+        r.error(
+            &format!("{path}/options/{}", opt.unwrap_or(0)),
+            "\"idmap\"/\"ridmap\" without uidMappings and gidMappings needs a container user namespace, whose mapping it would use",
+            Some("give the mount its own uidMappings and gidMappings".into()),
+        );
+    }
+    if (uid || gid) && opt.is_none() {
+        r.warning(
+            &format!("{path}/options"),
+            "the mount has id mappings but neither \"idmap\" nor \"ridmap\": hull applies them (not recursively), older runtimes would ignore them",
+            Some("add \"idmap\" (or \"ridmap\" to map the submounts of an rbind too)".into()),
+        );
+    }
+    for f in ["uidMappings", "gidMappings"] {
+        let ptr = format!("{path}/{f}");
+        check_ranges(&ptr, &mapping_list(c, &ptr), r);
     }
 }
 
@@ -496,17 +563,7 @@ fn id_mappings(c: &Ctx, r: &mut Report) {
     let new_user = has_new_ns(c, "user");
     for (field, id_field) in [("uidMappings", "uid"), ("gidMappings", "gid")] {
         let ptr = format!("/linux/{field}");
-        let maps: Vec<(usize, u64, u64, u64)> = c
-            .items(&ptr)
-            .filter_map(|(i, m)| {
-                Some((
-                    i,
-                    m.get("containerID")?.as_u64()?,
-                    m.get("hostID")?.as_u64()?,
-                    m.get("size")?.as_u64()?,
-                ))
-            })
-            .collect();
+        let maps = mapping_list(c, &ptr);
         let listed = c
             .get(&ptr)
             .and_then(Value::as_array)
@@ -531,34 +588,7 @@ fn id_mappings(c: &Ctx, r: &mut Report) {
             );
             continue;
         }
-        for (n, &(i, cid, hid, size)) in maps.iter().enumerate() {
-            if size == 0 {
-                r.error(&format!("{ptr}/{i}/size"), "must be greater than 0", None);
-                continue;
-            }
-            for &(j, cid2, hid2, size2) in &maps[..n] {
-                if size2 == 0 {
-                    continue;
-                }
-                if cid < cid2 + size2 && cid2 < cid + size {
-                    r.error(
-                        &format!("{ptr}/{i}/containerID"),
-                        format!("container ids {cid}..{} overlap {ptr}/{j}", cid + size - 1),
-                        None,
-                    );
-                }
-                if hid < hid2 + size2 && hid2 < hid + size {
-                    r.error(
-                        &format!("{ptr}/{i}/hostID"),
-                        format!("host ids {hid}..{} overlap {ptr}/{j}", hid + size - 1),
-                        None,
-                    );
-                }
-            }
-        }
-        if maps.len() > 340 {
-            r.error(&ptr, "the kernel accepts at most 340 mappings", None);
-        }
+        check_ranges(&ptr, &maps, r);
         // The process's own id must be mapped, or setresuid/setresgid fails in the init.
         if new_user && !maps.is_empty() {
             let id = c
@@ -576,6 +606,53 @@ fn id_mappings(c: &Ctx, r: &mut Report) {
                 );
             }
         }
+    }
+}
+
+/// The (index, containerID, hostID, size) entries of the id mapping list at `ptr`.
+fn mapping_list(c: &Ctx, ptr: &str) -> Vec<(usize, u64, u64, u64)> {
+    c.items(ptr)
+        .filter_map(|(i, m)| {
+            Some((
+                i,
+                m.get("containerID")?.as_u64()?,
+                m.get("hostID")?.as_u64()?,
+                m.get("size")?.as_u64()?,
+            ))
+        })
+        .collect()
+}
+
+/// One id-mapping list: sizes > 0, no overlapping ranges on either side,
+/// at most 340 entries (the kernel's limit).
+fn check_ranges(ptr: &str, maps: &[(usize, u64, u64, u64)], r: &mut Report) {
+    for (n, &(i, cid, hid, size)) in maps.iter().enumerate() {
+        if size == 0 {
+            r.error(&format!("{ptr}/{i}/size"), "must be greater than 0", None);
+            continue;
+        }
+        for &(j, cid2, hid2, size2) in &maps[..n] {
+            if size2 == 0 {
+                continue;
+            }
+            if cid < cid2 + size2 && cid2 < cid + size {
+                r.error(
+                    &format!("{ptr}/{i}/containerID"),
+                    format!("container ids {cid}..{} overlap {ptr}/{j}", cid + size - 1),
+                    None,
+                );
+            }
+            if hid < hid2 + size2 && hid2 < hid + size {
+                r.error(
+                    &format!("{ptr}/{i}/hostID"),
+                    format!("host ids {hid}..{} overlap {ptr}/{j}", hid + size - 1),
+                    None,
+                );
+            }
+        }
+    }
+    if maps.len() > 340 {
+        r.error(ptr, "the kernel accepts at most 340 mappings", None);
     }
 }
 

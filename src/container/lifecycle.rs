@@ -98,9 +98,6 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             .and_then(|l| l.cgroups_path().as_deref()),
         &o.id,
     )?;
-    let (dir, lock) = Container::create(&o.root, &o.id)?;
-    let cgroup = cgroups::manager(&cgroup_path);
-    let cgroup_existed = cgroup.exists();
     let own_pid_ns = bundle
         .spec
         .linux()
@@ -128,10 +125,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         own_pid_ns,
         resources: None,
     };
-    if let Err(e) = write_state(&dir, &state) {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err(e);
-    }
+    let (dir, lock) = Container::create(&o.root, &o.id, &state)?;
+    let cgroup = cgroups::manager(&cgroup_path);
+    let cgroup_existed = cgroup.exists();
     let result = (|| -> Result<Container> {
         let cg_started = std::time::Instant::now();
         let cgroup = cgroups::setup(
@@ -157,6 +153,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             id: &o.id,
             bundle: &bundle,
             state_dir: &dir,
+            state_lock_fd: lock.as_raw_fd(),
             cgroup_path: &cgroup_path,
             cgroup: cgroup.as_ref(),
             console: o.console_fd.take(),
@@ -311,9 +308,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
         Err(Error::NotFound(_)) if force => {
-            // A create that died before writing its state leaves a bare dir.
+            // A create that died before writing its state leaves a
+            // `~ID.PID` dir (older versions: a bare dir).
             if validate_id(id).is_ok() {
                 let _ = std::fs::remove_dir_all(root.join(id));
+                super::remove_dead_creating_dirs(root, id);
             }
             return Ok(());
         }
@@ -444,7 +443,7 @@ pub struct ExecOptions {
 /// exit code when not detached.
 pub fn exec(mut o: ExecOptions) -> Result<i32> {
     use crate::process::{exec as px, supervise};
-    let (pid, spec, cgroup_path, bundle_dir) = {
+    let (pid, start_time, spec, cgroup_path, bundle_dir) = {
         let c = Container::load(&o.root, &o.id)?;
         match c.status() {
             Status::Stopped => {
@@ -463,6 +462,7 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         }
         (
             c.state.pid,
+            c.state.pid_start_time,
             c.saved_spec()?,
             c.state.cgroup_path.clone(),
             c.state.bundle.clone(),
@@ -510,6 +510,19 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         console,
         preserve_fds: o.preserve_fds,
         cgroup: cgroup.as_ref(),
+    })
+    .map_err(|e| {
+        // A container killed while hull joins it makes the joins fail
+        // obscurely (clone3 into a dead pid namespace is ENOMEM, the stage
+        // dies: EPIPE): say what happened.
+        if super::process_matches(pid, start_time) && !super::process_exiting(pid) {
+            e
+        } else {
+            Error::msg(format!(
+                "cannot exec in container \"{}\": it stopped during the exec ({e})",
+                o.id
+            ))
+        }
     })?;
     if let Some(p) = o.pid_file.take() {
         write_pid_file(&p, pid)?;

@@ -12,6 +12,59 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 /// The unix socket the waiting init listens on; `start` connects to it.
 pub const START_SOCKET: &str = "start.sock";
+/// State dirs being made are named `~<id>.<pid>` (`~` is not allowed in
+/// ids) until their state.json is written.
+pub const CREATING_PREFIX: &str = "~";
+
+/// rename(2) that fails with EEXIST instead of replacing `to`
+/// (renameat2 RENAME_NOREPLACE; where the filesystem lacks it, a plain
+/// rename, which refuses to replace a non-empty dir).
+fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).ok();
+    let (Some(f), Some(t)) = (c(from), c(to)) else {
+        return Err(Error::msg(format!("{}: NUL in path", to.display())));
+    };
+    // SAFETY: two valid NUL-terminated paths; the result is checked.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    let res = if r == 0 {
+        Ok(())
+    } else {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINVAL) {
+            std::fs::rename(from, to)
+        } else {
+            Err(e)
+        }
+    };
+    res.ctx(|| format!("rename {} to {}", from.display(), to.display()))
+}
+
+/// Removes `~<id>.<pid>` dirs of creates of `id` that died before their
+/// state dir was renamed into place (their pid is gone).
+pub fn remove_dead_creating_dirs(root: &Path, id: &str) {
+    let prefix = format!("{CREATING_PREFIX}{id}.");
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(&prefix)
+            && let Ok(pid) = pid.parse::<i32>()
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,20 +171,45 @@ pub fn ensure_root(root: &Path) -> Result<()> {
 }
 
 impl Container {
-    /// Creates and locks a fresh state dir; fails if the id is taken.
-    pub fn create(root: &Path, id: &str) -> Result<(PathBuf, Flock<File>)> {
+    /// Creates and locks a fresh state dir holding `state`; fails if the id
+    /// is taken. The dir is made, locked and given its state.json under a
+    /// temporary name (not a valid id), then renamed into place without
+    /// replacing anything: no other command can ever see `root/<id>`
+    /// without its lock held or its state.json written (a `delete --force`
+    /// took such a bare dir for the leftover of a dead create and removed
+    /// it under a live one).
+    pub fn create(root: &Path, id: &str, state: &State) -> Result<(PathBuf, Flock<File>)> {
         validate_id(id)?;
         ensure_root(root)?;
         let dir = root.join(id);
-        match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::msg(format!("container \"{id}\" already exists")));
-            }
-            Err(e) => return Err(e).ctx(|| format!("create state dir {}", dir.display())),
+        let taken = || Error::msg(format!("container \"{id}\" already exists"));
+        if std::fs::symlink_metadata(&dir).is_ok() {
+            return Err(taken());
         }
-        let lock = lock_dir(&dir)?;
-        Ok((dir, lock))
+        let tmp = root.join(format!("{CREATING_PREFIX}{id}.{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&tmp)
+            .ctx(|| format!("create state dir {}", tmp.display()))?;
+        let placed = (|| {
+            let lock = lock_dir(&tmp)?;
+            write_state(&tmp, state)?;
+            rename_noreplace(&tmp, &dir).map_err(|e| match e {
+                Error::Sys {
+                    errno: nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY,
+                    ..
+                } => taken(),
+                e => e,
+            })?;
+            Ok(lock)
+        })();
+        match placed {
+            Ok(lock) => Ok((dir, lock)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Err(e)
+            }
+        }
     }
 
     /// Opens and locks an existing container.
@@ -172,7 +250,7 @@ impl Container {
         }
     }
 
-    /// Writes state.json atomically (temp file + rename).
+    /// Writes state.json atomically (see `write_state`).
     pub fn save(&self) -> Result<()> {
         write_state(&self.dir, &self.state)
     }
@@ -255,11 +333,38 @@ impl Container {
     }
 }
 
+/// Writes state.json so that a reader (or a crash) sees either the old
+/// file or the new one, never a part: the text goes to a temp file, which
+/// is fsynced and renamed over state.json, then the directory is fsynced so
+/// the rename itself is durable. On failure the temp file is removed.
 pub fn write_state(dir: &Path, state: &State) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = dir.join(".state.json.tmp");
     let text = serde_json::to_vec(state).map_err(|e| Error::msg(format!("encode state: {e}")))?;
-    std::fs::write(&tmp, text).ctx(|| format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, dir.join(STATE_FILE)).ctx(|| format!("rename {}", tmp.display()))
+    let written = (|| -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .ctx(|| format!("write {}", tmp.display()))?;
+        f.write_all(&text)
+            .ctx(|| format!("write {}", tmp.display()))?;
+        f.sync_all().ctx(|| format!("fsync {}", tmp.display()))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Err(e) = std::fs::rename(&tmp, dir.join(STATE_FILE)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).ctx(|| format!("rename {}", tmp.display()));
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .ctx(|| format!("fsync {}", dir.display()))
 }
 
 /// Reads the start time (in clock ticks since boot) of a live, non-zombie process.
@@ -274,6 +379,25 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
     }
     // rest starts at field 3 (state); starttime is field 22.
     fields.nth(18)?.parse().ok()
+}
+
+/// True while a process is exiting (PF_EXITING in field 9 of
+/// /proc/pid/stat): killed, but not yet a zombie. A pid namespace's init
+/// stays in this state until every other process in the namespace is gone.
+pub fn process_exiting(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return false;
+    };
+    // After the comm: state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9).
+    stat[close + 2..]
+        .split(' ')
+        .nth(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|f| f & PF_EXITING != 0)
 }
 
 pub fn process_matches(pid: i32, start_time: u64) -> bool {
@@ -304,6 +428,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     for entry in entries.flatten() {
         if entry.file_type().map(|t| t.is_dir()).unwrap_or(false)
             && let Some(name) = entry.file_name().to_str()
+            && validate_id(name).is_ok()
         {
             ids.push(name.to_string());
         }
@@ -331,6 +456,7 @@ mod tests {
         let me = std::process::id() as i32;
         assert!(process_start_time(me).is_some());
         assert!(process_start_time(i32::MAX).is_none());
+        assert!(!process_exiting(me));
     }
 }
 

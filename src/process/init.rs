@@ -36,6 +36,8 @@ pub struct InitConfig<'a> {
     pub cgroup: &'a dyn crate::cgroups::Manager,
     /// The init moves itself into the v1 hierarchies (the fast placement).
     pub cgroup_self_join: bool,
+    /// Idmapped mounts prepared by the parent: (index in `mounts`, detached tree).
+    pub idmapped: &'a [(usize, RawFd)],
 }
 
 fn channel(cfg: &InitConfig) -> std::mem::ManuallyDrop<Channel> {
@@ -199,6 +201,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         cgroup_path: cfg.cgroup_path,
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         in_userns,
+        idmapped: cfg.idmapped,
     })?;
     if !hooks::list(spec, hooks::Kind::Prestart).is_empty()
         || !hooks::list(spec, hooks::Kind::CreateRuntime).is_empty()

@@ -21,6 +21,8 @@ pub struct LaunchOptions<'a> {
     pub id: &'a str,
     pub bundle: &'a Bundle,
     pub state_dir: &'a Path,
+    /// The descriptor holding the state dir's flock (see `close_parent_end`).
+    pub state_lock_fd: RawFd,
     pub cgroup_path: &'a str,
     pub cgroup: &'a dyn Manager,
     /// Connected console socket, when process.terminal is set.
@@ -128,13 +130,21 @@ fn needs_stage1_for(plan: &Plan) -> bool {
         || plan.creates(LinuxNamespaceType::Time)
 }
 
-/// In a cloned child: closes its copy of the parent's end of the sync
-/// channel, so that the child reads EOF (and exits) when the parent dies
-/// instead of waiting forever, holding the state dir's lock.
-fn close_parent_end(parent_chan: &Channel) {
-    // SAFETY: the child never returns, so the parent's OwnedFd is never
-    // dropped (closed a second time) in this process.
-    unsafe { libc::close(parent_chan.fd().as_raw_fd()) };
+/// In a cloned child: closes its copies of the parent's own descriptors.
+/// The parent's end of the sync channel, so that the child reads EOF (and
+/// exits) when the parent dies instead of waiting forever. And the state
+/// dir's lock: a flock belongs to the open file description, which the
+/// clone shares, so a parent killed before it unlocks would leave the lock
+/// held by the init for as long as the init lives (a ready init waiting
+/// for `start` lives forever): every later command on the id, even
+/// `delete --force`, would hang. Closing a copy does not unlock.
+fn close_parent_end(parent_chan: &Channel, state_lock_fd: RawFd) {
+    // SAFETY: the child never returns, so the parent's OwnedFd and File are
+    // never dropped (closed a second time) in this process.
+    unsafe {
+        libc::close(parent_chan.fd().as_raw_fd());
+        libc::close(state_lock_fd);
+    }
 }
 
 /// Everything the parent must undo if launch fails after the clone.
@@ -177,6 +187,16 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         Some(sock) => sock?.map(|s| lift_fd(s, min_fd)).transpose()?,
         None => None,
     };
+    // Idmapped mounts are made here, root on the host (see rootfs::idmap);
+    // nothing at all when no mount asks for one.
+    let idmapped = crate::rootfs::idmap::prepare(spec, &o.bundle.dir, &plan)?
+        .into_iter()
+        .map(|p| Ok((p.index, lift_fd(p.tree, min_fd)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let idmapped_fds: Vec<(usize, RawFd)> = idmapped
+        .iter()
+        .map(|(i, fd)| (*i, fd.as_raw_fd()))
+        .collect();
     let mut cfg = InitConfig {
         id: o.id,
         spec,
@@ -195,6 +215,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         seccomp_listener: seccomp_listener.as_ref().map(|s| s.as_raw_fd()),
         cgroup: o.cgroup,
         cgroup_self_join: !needs_stage1_for(&plan),
+        idmapped: &idmapped_fds,
     };
     // The cgroup namespace is unshared by the init once it is in its cgroup,
     // so that the namespace's root is the container's cgroup.
@@ -223,7 +244,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
             - CloneFlags::CLONE_NEWUSER
             - CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
         let s1 = clone_with(CloneFlags::empty(), || {
-            close_parent_end(&parent_chan);
+            close_parent_end(&parent_chan, o.state_lock_fd);
             init::stage1(&cfg, &join_fds, flags, |init_cfg| {
                 clone_with(flags, || init::run(init_cfg))
             })
@@ -268,7 +289,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         let target = o.cgroup.clone_target();
         let born_in = target.as_ref().and_then(|fd| {
             clone_into(clone_flags, Some(fd.as_raw_fd()), || {
-                close_parent_end(&parent_chan);
+                close_parent_end(&parent_chan, o.state_lock_fd);
                 init::run(&cfg)
             })
             .ok()
@@ -278,7 +299,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
             None => {
                 cfg.cgroup_self_join = false;
                 clone_with(clone_flags, || {
-                    close_parent_end(&parent_chan);
+                    close_parent_end(&parent_chan, o.state_lock_fd);
                     init::run(&cfg)
                 })?
             }
@@ -296,6 +317,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     drop(listener);
     drop(console);
     drop(seccomp_listener);
+    drop(idmapped);
     match finish(o, &parent_chan, pid, placed) {
         Ok(()) => {
             crate::logging::debug(format!(

@@ -2,6 +2,7 @@
 //! and read-only paths. Runs in the init stage, inside the new mount namespace.
 
 mod devices;
+pub mod idmap;
 pub mod options;
 pub mod paths;
 
@@ -25,6 +26,8 @@ pub struct Setup<'a> {
     pub cgroup_path: &'a str,
     pub new_cgroupns: bool,
     pub in_userns: bool,
+    /// Idmapped mounts the parent prepared: (index in `mounts`, detached tree).
+    pub idmapped: &'a [(usize, std::os::fd::RawFd)],
 }
 
 /// The mount flags of a propagation name ("rslave", ...); None if unknown.
@@ -86,7 +89,7 @@ pub fn prepare(s: &Setup) -> Result<()> {
                 .join(","),
             parsed.data().unwrap_or_default()
         ));
-        mount_one(s, root.as_fd(), m)
+        mount_one(s, root.as_fd(), i, m)
             .map_err(|e| e.wrap(format!("mount /mounts/{i} ({})", m.destination().display())))?;
     }
     if !dev_is_bind_mounted(mounts) {
@@ -110,7 +113,7 @@ fn bind_source(s: &Setup, m: &Mount) -> PathBuf {
     }
 }
 
-fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, m: &Mount) -> Result<()> {
+fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, i: usize, m: &Mount) -> Result<()> {
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
@@ -121,18 +124,39 @@ fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, m: &Mount) -> Result<()> 
     }
     if opts.is_bind() || typ == "bind" {
         let src = bind_source(s, m);
-        let meta = std::fs::metadata(&src).ctx(|| format!("bind source {}", src.display()))?;
-        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
-        let target = ensure(root, dest, kind)?;
         let rec = opts.flags & MsFlags::MS_REC;
-        mount(
-            Some(&src),
-            &fd_path(&target),
-            NONE,
-            MsFlags::MS_BIND | rec,
-            NONE,
-        )
-        .ctx(|| format!("bind mount {} on {}", src.display(), dest.display()))?;
+        if let Some(&(_, tree)) = s.idmapped.iter().find(|(n, _)| *n == i) {
+            // SAFETY: the parent passed this descriptor for this mount only;
+            // the init owns it from here (it is closed once attached).
+            let tree = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(tree) };
+            let st = nix::sys::stat::fstat(&tree)
+                .ctx(|| format!("stat idmapped bind source {}", src.display()))?;
+            let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                Kind::Dir
+            } else {
+                Kind::File
+            };
+            let target = ensure(root, dest, kind)?;
+            idmap::attach(tree.as_fd(), target.as_fd()).ctx(|| {
+                format!(
+                    "attach the idmapped bind of {} on {} (move_mount)",
+                    src.display(),
+                    dest.display()
+                )
+            })?;
+        } else {
+            let meta = std::fs::metadata(&src).ctx(|| format!("bind source {}", src.display()))?;
+            let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+            let target = ensure(root, dest, kind)?;
+            mount(
+                Some(&src),
+                &fd_path(&target),
+                NONE,
+                MsFlags::MS_BIND | rec,
+                NONE,
+            )
+            .ctx(|| format!("bind mount {} on {}", src.display(), dest.display()))?;
+        }
         let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             let top = open_in_root(root, dest, libc::O_PATH)

@@ -16,8 +16,10 @@ pub struct MountOptions {
     pub rec_clr: u64,
     /// Options the filesystem itself parses (e.g. "mode=755,size=64k").
     pub data: Vec<String>,
-    /// An idmapped mount was asked for.
+    /// An idmapped mount was asked for ("idmap" or "ridmap").
     pub idmap: bool,
+    /// "ridmap": the mapping also applies to the submounts of an rbind.
+    pub ridmap: bool,
 }
 
 impl MountOptions {
@@ -52,6 +54,7 @@ pub fn parse(options: &[String]) -> MountOptions {
         rec_clr: 0,
         data: Vec::new(),
         idmap: false,
+        ridmap: false,
     };
     for opt in options {
         let opt = opt.as_str();
@@ -132,7 +135,11 @@ pub fn parse(options: &[String]) -> MountOptions {
             }
             "rnosymfollow" => o.rec_set |= MOUNT_ATTR_NOSYMFOLLOW,
             "rsymfollow" => o.rec_clr |= MOUNT_ATTR_NOSYMFOLLOW,
-            "idmap" | "ridmap" => o.idmap = true,
+            "idmap" => o.idmap = true,
+            "ridmap" => {
+                o.idmap = true;
+                o.ridmap = true;
+            }
             // Handled by hull itself, not the kernel.
             "tmpcopyup" => {}
             other => o.data.push(other.to_string()),

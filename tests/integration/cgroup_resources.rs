@@ -83,7 +83,20 @@ fn cgroup_memory_v1_only_fields() {
         "limit": 67108864, "swappiness": 10, "disableOOMKiller": true,
         "kernelTCP": 16777216, "useHierarchy": true
     }});
+    // Accounting is hierarchical on v2, and on v1 since Linux 5.11.
+    create_fails(
+        json!({ "memory": { "useHierarchy": false } }),
+        &["linux.resources.memory.useHierarchy"],
+    );
     if !is_v1() {
+        // true is what v2 always does: accepted.
+        let (parent, rt, id) = (CgroupParent::new(), Runtime::new(), unique_id("cguh"));
+        let _b = running(
+            &rt,
+            &parent,
+            &id,
+            json!({ "memory": { "useHierarchy": true } }),
+        );
         create_fails(
             json!({ "memory": { "swappiness": 10 } }),
             &["linux.resources.memory.swappiness"],
@@ -244,52 +257,225 @@ fn cgroup_blockio_weight() {
     }
 }
 
-/// "maj:min" of a real block device, if the machine has one.
-fn block_device() -> Option<String> {
-    let mut names: Vec<_> = std::fs::read_dir("/sys/block").ok()?.flatten().collect();
-    names.sort_by_key(|e| e.file_name());
-    names
-        .iter()
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().to_string();
-            !n.starts_with("loop") && !n.starts_with("ram")
-        })
-        .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
-        .map(|s| s.trim().to_string())
+/// A loop device over a 16 MiB file, for block I/O limits on a device the
+/// test owns (the VM has no other block device). It is detached lazily:
+/// `losetup -d` while this holds it open makes the kernel free it when the
+/// handle closes, even if the test dies first.
+struct LoopDevice {
+    _handle: std::fs::File,
+    _dir: TempDir,
+    name: String,
+    /// "maj:min"
+    dev: String,
+    major: i64,
+    minor: i64,
+}
+
+impl LoopDevice {
+    /// A new loop device, with its I/O scheduler set to `scheduler` if given.
+    fn new(scheduler: Option<&str>) -> Result<LoopDevice, String> {
+        let dir = TempDir::new("loop");
+        let img = dir.path().join("disk.img");
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(16 << 20))
+            .map_err(|e| format!("create {}: {e}", img.display()))?;
+        let o = std::process::Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&img)
+            .output()
+            .map_err(|e| format!("run losetup: {e}"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "losetup -f --show cannot attach a loop device: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        let node = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let handle = std::fs::File::open(&node).map_err(|e| format!("open {node}: {e}"));
+        // Detach now: with our handle open this only marks it autoclear.
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &node])
+            .status();
+        let handle = handle?;
+        let name = node.trim_start_matches("/dev/").to_string();
+        let dev = read_trim(&PathBuf::from(format!("/sys/block/{name}/dev")));
+        let (major, minor) = dev.split_once(':').unwrap();
+        let (major, minor) = (major.parse().unwrap(), minor.parse().unwrap());
+        let d = LoopDevice {
+            _handle: handle,
+            _dir: dir,
+            name,
+            dev,
+            major,
+            minor,
+        };
+        if let Some(s) = scheduler {
+            let f = format!("/sys/block/{}/queue/scheduler", d.name);
+            std::fs::write(&f, s).map_err(|e| {
+                format!(
+                    "write {s:?} to {f}: {e} (schedulers here: {})",
+                    std::fs::read_to_string(&f).unwrap_or_default().trim()
+                )
+            })?;
+            let now = read_trim(&PathBuf::from(&f));
+            if !now.contains(&format!("[{s}]")) {
+                return Err(format!("{f} is {now:?} after writing {s:?}"));
+            }
+        }
+        Ok(d)
+    }
 }
 
 #[test]
-fn cgroup_blockio_throttle_and_leaf_weight() {
-    let Some(dev) = block_device() else {
-        eprintln!("SKIP cgroup_blockio_throttle: no block device on this machine");
-        return;
+fn cgroup_blockio_weight_device_and_leaf_weight_device() {
+    // leafWeight (per device too) was CFQ's; no kernel has it any more.
+    let leaf =
+        json!({ "blockIO": { "weightDevice": [{ "major": 7, "minor": 0, "leafWeight": 300 }] } });
+    let e = create_fails(
+        leaf,
+        &["linux.resources.blockIO.weightDevice[0].leafWeight"],
+    );
+    assert!(
+        e.contains("leaf weights") || e.contains("leaf_weight_device is missing"),
+        "{e}"
+    );
+    // Per-device weights need a device whose scheduler has weights (bfq).
+    let plain = match LoopDevice::new(Some("none")) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: cgroup_blockio_weight_device_and_leaf_weight_device (weightDevice part): no loop device: {e}"
+            );
+            return;
+        }
     };
-    let (maj, min) = dev.split_once(':').unwrap();
-    let (maj, min): (i64, i64) = (maj.parse().unwrap(), min.parse().unwrap());
-    let (parent, rt, id) = (CgroupParent::new(), Runtime::new(), unique_id("cgbt"));
+    create_fails(
+        json!({ "blockIO": { "weightDevice": [{ "major": plain.major, "minor": plain.minor, "weight": 300 }] } }),
+        &[
+            "linux.resources.blockIO.weightDevice[0].weight",
+            &format!("bfq I/O scheduler, and device {} uses \"none\"", plain.dev),
+        ],
+    );
+    let bfq = match LoopDevice::new(Some("bfq")) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: cgroup_blockio_weight_device_and_leaf_weight_device (a weight that takes): the kernel has no bfq scheduler: {e}"
+            );
+            return;
+        }
+    };
+    let (parent, rt, id) = (CgroupParent::new(), Runtime::new(), unique_id("cgbwd"));
     let (p, _b) = running(
         &rt,
         &parent,
         &id,
-        json!({ "blockIO": {
-            "throttleReadBpsDevice": [{ "major": maj, "minor": min, "rate": 1048576 }],
-            "throttleWriteIOPSDevice": [{ "major": maj, "minor": min, "rate": 100 }]
-        }}),
+        json!({ "blockIO": { "weight": 200, "weightDevice": [{ "major": bfq.major, "minor": bfq.minor, "weight": 300 }] } }),
     );
+    let (file, default) = if is_v1() {
+        let d = cgroup_dir("blkio", &p);
+        (
+            d.join("blkio.bfq.weight_device"),
+            d.join("blkio.bfq.weight"),
+        )
+    } else {
+        // With bfq loaded hull uses io.bfq.weight: default and device lines.
+        let f = cgroup_dir("", &p).join("io.bfq.weight");
+        (f.clone(), f)
+    };
+    let text = read_trim(&file);
+    let want = format!("{} 300", bfq.dev);
+    assert!(
+        text.lines().any(|l| l == want),
+        "want {want:?} in {}:\n{text}",
+        file.display()
+    );
+    let d = read_trim(&default);
+    assert!(
+        d.lines().any(|l| l == "200" || l == "default 200"),
+        "{}: {d}",
+        default.display()
+    );
+}
+
+/// Whole seconds of /proc/uptime pairs printed by the throttle script.
+fn elapsed(out: &str) -> f64 {
+    let v: Vec<f64> = out
+        .split_whitespace()
+        .map(|x| {
+            x.parse()
+                .unwrap_or_else(|e| panic!("{x:?}: {e} in {out:?}"))
+        })
+        .collect();
+    assert_eq!(v.len(), 2, "{out:?}");
+    v[1] - v[0]
+}
+
+#[test]
+fn cgroup_blockio_throttle_and_leaf_weight() {
+    let loopdev = LoopDevice::new(None);
+    let dev = match &loopdev {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: cgroup_blockio_throttle_and_leaf_weight: no block device to throttle: {e}"
+            );
+            return;
+        }
+    };
+    let (maj, min) = (dev.major, dev.minor);
+    let (parent, rt, id) = (CgroupParent::new(), Runtime::new(), unique_id("cgbt"));
+    let mut b = bundle(
+        &parent,
+        &id,
+        &["sleep", "300"],
+        json!({
+            "blockIO": {
+                "throttleReadBpsDevice": [{ "major": maj, "minor": min, "rate": 1048576 }],
+                "throttleWriteBpsDevice": [{ "major": maj, "minor": min, "rate": 2097152 }],
+                "throttleReadIOPSDevice": [{ "major": maj, "minor": min, "rate": 200 }],
+                "throttleWriteIOPSDevice": [{ "major": maj, "minor": min, "rate": 100 }]
+            },
+            "devices": [{ "allow": true, "type": "b", "major": maj, "minor": min, "access": "r" }]
+        }),
+    );
+    b.config["linux"]["devices"] = json!([{
+        "path": "/dev/hullblk", "type": "b", "major": maj, "minor": min, "fileMode": 0o444
+    }]);
+    rt.create_start(&b, &id);
+    let p = parent.child(&id);
+    let d = &dev.dev;
     if is_v1() {
-        assert_eq!(
-            v1("blkio", &p, "blkio.throttle.read_bps_device"),
-            format!("{dev} 1048576")
-        );
-        assert_eq!(
-            v1("blkio", &p, "blkio.throttle.write_iops_device"),
-            format!("{dev} 100")
-        );
+        for (file, rate) in [
+            ("read_bps_device", 1048576),
+            ("write_bps_device", 2097152),
+            ("read_iops_device", 200),
+            ("write_iops_device", 100),
+        ] {
+            assert_eq!(
+                v1("blkio", &p, &format!("blkio.throttle.{file}")),
+                format!("{d} {rate}")
+            );
+        }
     } else {
         let io = v2(&p, "io.max");
-        assert!(io.contains(&format!("{dev} rbps=1048576")), "{io}");
-        assert!(io.contains("wiops=100"), "{io}");
+        assert_eq!(
+            io,
+            format!("{d} rbps=1048576 wbps=2097152 riops=200 wiops=100")
+        );
     }
+    // The effect: 4 MiB of direct reads at 1 MiB/s take about 3 s or
+    // more (unthrottled, far below one second, even in the VM).
+    let script = "read a x < /proc/uptime; \
+        dd if=/dev/hullblk of=/dev/null bs=256k count=16 iflag=direct 2>/dev/null || exit 9; \
+        read b x < /proc/uptime; echo $a $b";
+    let o = rt.cmd(&["exec", &id, "sh", "-c", script]).ok();
+    let secs = elapsed(&o.stdout);
+    assert!(
+        secs >= 2.0,
+        "4 MiB read in {secs:.2} s despite a 1 MiB/s throttle"
+    );
+    eprintln!("cgroup_blockio_throttle: 4 MiB read at 1 MiB/s took {secs:.2} s");
     create_fails(
         json!({ "blockIO": { "leafWeight": 300 } }),
         &["linux.resources.blockIO.leafWeight"],
@@ -549,6 +735,79 @@ fn cgroup_update_changes_live_limits() {
     assert!(o.stderr.contains("linux.resources.memory.kernel"), "{o}");
     // The failed updates changed nothing that was recorded.
     assert_eq!(stats(&rt, &id)["data"]["pids"]["limit"], 30);
+}
+
+#[test]
+fn cgroup_memory_check_before_update_refuses_a_limit_below_usage() {
+    let (parent, rt, id) = (CgroupParent::new(), Runtime::new(), unique_id("cgcbu"));
+    let (p, _b) = running(
+        &rt,
+        &parent,
+        &id,
+        json!({ "memory": { "limit": 268435456, "checkBeforeUpdate": true } }),
+    );
+    let (limit_file, usage_file) = if is_v1() {
+        (
+            cgroup_dir("memory", &p).join("memory.limit_in_bytes"),
+            cgroup_dir("memory", &p).join("memory.usage_in_bytes"),
+        )
+    } else {
+        (
+            cgroup_dir("", &p).join("memory.max"),
+            cgroup_dir("", &p).join("memory.current"),
+        )
+    };
+    // 24 MiB of tmpfs pages, charged to the container and kept there.
+    rt.cmd(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "head -c 25165824 /dev/zero > /dev/shm/fill",
+    ])
+    .ok();
+    let usage: u64 = read_trim(&usage_file).parse().unwrap();
+    assert!(usage >= 24 << 20, "usage {usage} after filling /dev/shm");
+    let o = rt.cmd(&["update", "--memory", "16m", &id]).fail();
+    for want in [
+        "linux.resources.memory.limit",
+        "16777216 is below the current usage",
+        "checkBeforeUpdate",
+    ] {
+        assert!(o.stderr.contains(want), "want {want:?}: {o}");
+    }
+    assert_eq!(
+        read_trim(&limit_file),
+        "268435456",
+        "the refused limit was written"
+    );
+    assert_eq!(
+        stats(&rt, &id)["data"]["memory"]["usage"]["limit"],
+        268435456u64,
+        "the refused limit was recorded"
+    );
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    // The same through -r, and a limit above the usage is taken.
+    let r = TempDir::new("cbu");
+    let doc = r.path().join("r.json");
+    std::fs::write(&doc, r#"{"memory": {"limit": 8388608}}"#).unwrap();
+    let o = rt.cmd(&["update", "-r", doc.to_str().unwrap(), &id]).fail();
+    assert!(o.stderr.contains("checkBeforeUpdate"), "{o}");
+    rt.cmd(&["update", "--memory", "64m", &id]).ok();
+    assert_eq!(read_trim(&limit_file), "67108864");
+    // checkBeforeUpdate false: the runtime does not look at the usage (v1:
+    // the kernel refuses itself, as it cannot reclaim tmpfs pages without
+    // swap; v2 would invoke the OOM killer, so it is not tried there).
+    if is_v1() && read_trim(&PathBuf::from("/proc/swaps")).lines().count() <= 1 {
+        std::fs::write(
+            &doc,
+            r#"{"memory": {"limit": 8388608, "checkBeforeUpdate": false}}"#,
+        )
+        .unwrap();
+        let o = rt.cmd(&["update", "-r", doc.to_str().unwrap(), &id]).fail();
+        assert!(!o.stderr.contains("checkBeforeUpdate"), "{o}");
+        assert!(o.stderr.contains("linux.resources.memory.limit"), "{o}");
+    }
 }
 
 fn stats(rt: &Runtime, id: &str) -> Value {

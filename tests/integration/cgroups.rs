@@ -215,3 +215,29 @@ fn cgroup_default_path_is_hull_id() {
     let left = cgroup_leftovers(&path);
     assert!(left.is_empty(), "cgroup dirs left after delete: {left:?}");
 }
+
+#[test]
+fn cgroup_leak_check_of_the_test_parent_fires() {
+    // The suite's leftover check: a child cgroup still under a test parent
+    // when it drops fails the test, and is removed all the same.
+    let parent = CgroupParent::new();
+    let name = parent.name.clone();
+    let leak = parent.child("leaked");
+    let dirs: Vec<_> = match cgroup_version() {
+        CgroupVersion::V1 => vec![cgroup_dir("pids", &leak)],
+        CgroupVersion::V2 => vec![cgroup_dir("", &leak)],
+    };
+    for d in &dirs {
+        fs::create_dir_all(d).unwrap();
+    }
+    let r = std::panic::catch_unwind(move || drop(parent));
+    let msg = r
+        .expect_err("a leaked cgroup went unnoticed")
+        .downcast::<String>()
+        .map(|s| *s)
+        .unwrap_or_default();
+    assert!(msg.contains("cgroups left behind"), "{msg}");
+    assert!(msg.contains("leaked"), "{msg}");
+    let left = cgroup_leftovers(&name);
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -33,6 +33,11 @@ fn user_ns(b: &mut Bundle) {
         .retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs");
 }
 
+/// Puts `m` first in the mounts, so the case's pointer is /mounts/0.
+fn idmap_mount(b: &mut Bundle, m: Value) {
+    b.config["mounts"].as_array_mut().unwrap().insert(0, m);
+}
+
 fn write_exec(b: &Bundle, rel: &str, body: &[u8], mode: u32) {
     let p = b.rootfs().join(rel);
     fs::write(&p, body).unwrap();
@@ -361,6 +366,84 @@ const CASES: &[Case] = &[
         says: "only valid with a new user namespace",
     },
     Case {
+        name: "idmap mappings on a tmpfs",
+        edit: |b| {
+            idmap_mount(
+                b,
+                json!({
+                    "destination": "/m", "type": "tmpfs", "source": "tmpfs",
+                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                    "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                }),
+            )
+        },
+        pointer: "/mounts/0/uidMappings",
+        says: "idmapped mounts are only supported for bind mounts",
+    },
+    Case {
+        name: "idmap uidMappings without gidMappings",
+        edit: |b| {
+            idmap_mount(
+                b,
+                json!({
+                    "destination": "/m", "type": "bind", "source": "/tmp",
+                    "options": ["rbind", "idmap"],
+                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                    "gidMappings": [],
+                }),
+            )
+        },
+        pointer: "/mounts/0/gidMappings",
+        says: "missing or empty: an idmapped mount needs both",
+    },
+    Case {
+        name: "idmap overlapping mappings",
+        edit: |b| {
+            idmap_mount(
+                b,
+                json!({
+                    "destination": "/m", "type": "bind", "source": "/tmp",
+                    "options": ["rbind", "idmap"],
+                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10},
+                                    {"containerID": 5, "hostID": 5000, "size": 10}],
+                    "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+                }),
+            )
+        },
+        pointer: "/mounts/0/uidMappings/1/containerID",
+        says: "container ids 5..14 overlap /mounts/0/uidMappings/0",
+    },
+    Case {
+        name: "idmap mapping size 0",
+        edit: |b| {
+            idmap_mount(
+                b,
+                json!({
+                    "destination": "/m", "type": "bind", "source": "/tmp",
+                    "options": ["rbind", "ridmap"],
+                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                    "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 0}],
+                }),
+            )
+        },
+        pointer: "/mounts/0/gidMappings/0/size",
+        says: "must be greater than 0",
+    },
+    Case {
+        name: "idmap option without mappings or user namespace",
+        edit: |b| {
+            idmap_mount(
+                b,
+                json!({
+                    "destination": "/m", "type": "bind", "source": "/tmp",
+                    "options": ["rbind", "idmap"],
+                }),
+            )
+        },
+        pointer: "/mounts/0/options/1",
+        says: "needs a container user namespace",
+    },
+    Case {
         name: "mapping size 0",
         edit: |b| {
             user_ns(b);
@@ -535,7 +618,13 @@ const CASES: &[Case] = &[
 /// Broken JSON is written over config.json after the edit (not a config edit).
 const SYNTAX: &str = "{\n  \"ociVersion\": \"1.0.2\",\n  oops\n}\n";
 
-fn assert_nothing_left(rt: &Runtime, b: &Bundle, parent: &CgroupParent, id: &str, what: &str) {
+pub(crate) fn assert_nothing_left(
+    rt: &Runtime,
+    b: &Bundle,
+    parent: &CgroupParent,
+    id: &str,
+    what: &str,
+) {
     assert!(!rt.root().join(id).exists(), "{what}: state dir left");
     let ents: Vec<_> = fs::read_dir(rt.root())
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())

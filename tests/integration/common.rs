@@ -734,6 +734,11 @@ pub fn cgroup_leftovers(path: &str) -> Vec<PathBuf> {
 
 /// A cgroup parent `/hull-test-<unique>`; on drop removes
 /// `<parent>/*` and `<parent>` from every hierarchy (rmdir only).
+///
+/// Declare it before the `Runtime` so that it drops after the runtime has
+/// deleted its containers: a child cgroup still there at that point was
+/// leaked by the runtime, and the drop fails the test (after removing it),
+/// unless the test is already failing.
 pub struct CgroupParent {
     pub name: String,
 }
@@ -760,12 +765,36 @@ fn rmdir_tree(p: &Path) {
     let _ = fs::remove_dir(p);
 }
 
+/// Directories below `p` (not `p` itself), deepest last.
+fn subdirs(p: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(p) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.push(e.path());
+                out.extend(subdirs(&e.path()));
+            }
+        }
+    }
+    out
+}
+
 impl Drop for CgroupParent {
     fn drop(&mut self) {
+        let mut leaked = Vec::new();
         for d in cgroup_dirs_all(&self.name) {
             if d.exists() {
+                leaked.extend(subdirs(&d));
                 rmdir_tree(&d);
             }
+        }
+        let left = cgroup_leftovers(&self.name);
+        if !std::thread::panicking() {
+            assert!(
+                leaked.is_empty(),
+                "cgroups left behind after the runtime deleted its containers: {leaked:?}"
+            );
+            assert!(left.is_empty(), "cannot remove test cgroups: {left:?}");
         }
     }
 }

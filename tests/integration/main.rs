@@ -14,6 +14,7 @@ mod cli;
 mod errors;
 mod exec;
 mod hooks;
+mod idmap;
 mod lifecycle;
 mod namespaces;
 mod process;

@@ -166,3 +166,397 @@ fn recovery_delete_force_of_a_garbled_state_removes_everything() {
     let left = cgroup_leftovers(&format!("/hull/{id}"));
     assert!(left.is_empty(), "cgroup dirs left behind: {left:?}");
 }
+
+// ---------------------------------------------------------------------------
+// Crash points: `hull create` / `hull run` SIGKILLed at a precise stage
+// (strace's fault injection on hull's own syscalls, without -f so only the
+// hull process itself is hit, or a hook that signals readiness), then
+// `delete --force` must remove everything.
+// ---------------------------------------------------------------------------
+
+/// Pids in the container's cgroup (`/hull/ID`), from outside.
+fn cgroup_pids(id: &str) -> Vec<i32> {
+    let dir = cgroup_dir("pids", &format!("/hull/{id}"));
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// After `delete --force ID`: no state dir, cgroup, process or mount.
+fn assert_all_gone(rt: &Runtime, id: &str, pids: &[i32], bundle: &Bundle) {
+    let dir = rt.root().join(id);
+    assert!(!dir.exists(), "state dir {} left behind", dir.display());
+    for &pid in pids {
+        assert!(
+            wait_pid_gone(pid, Duration::from_secs(10)),
+            "process {pid} of {id} survived delete --force"
+        );
+    }
+    let left = cgroup_leftovers(&format!("/hull/{id}"));
+    assert!(left.is_empty(), "cgroup dirs left behind: {left:?}");
+    let mounts = mountinfo_mentioning(&bundle.path().to_string_lossy());
+    assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
+    let o = rt.cmd(&["state", id]).fail();
+    assert!(o.stderr.contains("does not exist"), "{o}");
+}
+
+/// Runs `hull create` under strace, SIGKILLed on entry to the `when`-th
+/// call of `syscall`. Returns false (after printing why) without strace.
+fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) -> bool {
+    if std::process::Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("SKIPPED: strace is not installed (it injects the SIGKILL)");
+        return false;
+    }
+    rt.track(id);
+    let bp = b.path().to_string_lossy().to_string();
+    let mut c = std::process::Command::new("strace");
+    c.args(["-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("inject={syscall}:signal=KILL:when={when}"))
+        .arg(runtime_bin())
+        .arg("--root")
+        .arg(rt.root())
+        .args(["create", "--bundle", &bp, id]);
+    let scratch = TempDir::new("strace");
+    let o = run_cmd(c, scratch.path(), CmdOpts::default());
+    assert!(
+        !o.success() && !o.timed_out,
+        "create should have been killed at {syscall} #{when}: {o}"
+    );
+    true
+}
+
+/// Killed after the state dir is made and before state.json is written
+/// (on the flock that follows the mkdir): the dir still has its temporary
+/// name `~ID.PID`, so `state` reports no such container, `list` shows
+/// nothing, and `delete --force ID` removes it.
+#[test]
+fn recovery_create_killed_before_state_is_written() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("crashdir");
+    if !create_killed_at(&rt, &b, &id, "flock", 1) {
+        return;
+    }
+    let creating: Vec<_> = fs::read_dir(rt.root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        creating.len() == 1 && creating[0].starts_with(&format!("~{id}.")),
+        "the kill should leave the state dir under its temporary name: {creating:?}"
+    );
+    assert!(
+        cgroup_leftovers(&format!("/hull/{id}")).is_empty(),
+        "no cgroup yet"
+    );
+    let o = rt.cmd(&["state", &id]).fail();
+    assert!(o.stderr.contains("does not exist"), "{o}");
+    let list = rt.cmd(&["list", "-q"]).ok();
+    assert!(list.stdout.trim().is_empty(), "{list}");
+    rt.delete_force(&id).ok();
+    let left: Vec<_> = fs::read_dir(rt.root()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "delete --force left {left:?}");
+    assert_all_gone(&rt, &id, &[], &b);
+}
+
+/// Killed just after the init is cloned, while the init waits for the
+/// parent's go-ahead (the first sendto is that message): the state says
+/// "creating" with no pid, so `state` and `list` read it as stopped; the
+/// init notices its parent is gone and exits; `delete --force` removes the
+/// cgroup and the dir.
+#[test]
+fn recovery_create_killed_after_the_init_is_cloned() {
+    if !hull_only("hull's state dir layout and cgroup paths") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("crashfork");
+    if !create_killed_at(&rt, &b, &id, "sendto", 1) {
+        return;
+    }
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(rt.root().join(&id).join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["status"], "creating", "{state}");
+    assert!(
+        cgroup_dir("pids", &format!("/hull/{id}")).exists(),
+        "the cgroup should exist: the init was cloned into it"
+    );
+    let pids = cgroup_pids(&id);
+    assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
+    let list = rt.cmd(&["list", "--format", "json"]).ok();
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str() && c["status"] == "stopped"),
+        "list should report {id} as stopped: {list}"
+    );
+    rt.delete_force(&id).ok();
+    assert_all_gone(&rt, &id, &pids, &b);
+}
+
+/// Killed on the last state write (the second rename): the init is set up
+/// and waits for `start`, but state.json still says "creating". The init
+/// lives on in its cgroup; `delete --force` kills it through the cgroup.
+#[test]
+fn recovery_create_killed_when_the_init_is_ready() {
+    if !hull_only("hull's state dir layout and cgroup paths") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("crashready");
+    if !create_killed_at(&rt, &b, &id, "rename", 2) {
+        return;
+    }
+    let pids = cgroup_pids(&id);
+    assert_eq!(pids.len(), 1, "the waiting init should be in the cgroup");
+    assert!(rt.root().join(&id).join("start.sock").exists());
+    rt.delete_force(&id).ok();
+    assert_all_gone(&rt, &id, &pids, &b);
+}
+
+/// Writes an executable hook script that copies its stdin (the state) to
+/// `ready` and sleeps.
+fn sleeping_hook(dir: &std::path::Path, ready: &std::path::Path) -> String {
+    let script = dir.join("hook.sh");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat > {0}.tmp; mv {0}.tmp {0}\nexec sleep 5\n",
+            ready.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script.to_string_lossy().into_owned()
+}
+
+/// `hull run` (foreground) SIGKILLed during a createRuntime hook: as for
+/// create, the init exits and `delete --force` removes everything.
+#[test]
+fn recovery_run_killed_during_create_runtime_hook() {
+    if !hull_only("hull's state dir layout and cgroup paths") {
+        return;
+    }
+    let rt = Runtime::new();
+    let tmp = TempDir::new("recovery");
+    let ready = tmp.path().join("ready.json");
+    let script = sleeping_hook(tmp.path(), &ready);
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config_mut()["hooks"] = json!({"createRuntime": [{"path": script, "args": ["hook.sh"]}]});
+    b.save();
+    let id = unique_id("runhook");
+    rt.track(&id);
+    let bp = b.path().to_string_lossy().to_string();
+    let mut run = rt.command(&["run", "--bundle", &bp, &id]);
+    run.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = run.spawn().expect("spawn hull run");
+    let Some(text) = wait_file(&ready, Duration::from_secs(20)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the createRuntime hook did not run within 20s");
+    };
+    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        wait_pid_gone(pid, Duration::from_secs(10)),
+        "init {pid} should exit once run is gone"
+    );
+    assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
+    rt.delete_force(&id).ok();
+    assert_all_gone(&rt, &id, &[pid], &b);
+}
+
+/// `hull run` (foreground) SIGKILLed after the container started: the
+/// container keeps running (state and list say so); killed from outside it
+/// reads stopped; `delete` then removes everything.
+#[test]
+fn recovery_run_killed_while_the_container_runs() {
+    if !hull_only("hull's state dir layout and cgroup paths") {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("runkilled");
+    rt.track(&id);
+    let bp = b.path().to_string_lossy().to_string();
+    let mut run = rt.command(&["run", "--bundle", &bp, &id]);
+    run.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = run.spawn().expect("spawn hull run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rt.status(&id).as_deref() != Some("running") {
+        assert!(Instant::now() < deadline, "{id} never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = rt.pid(&id);
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    let list = rt.cmd(&["list", "-q"]).ok();
+    assert!(list.stdout.lines().any(|l| l == id), "{list}");
+    // SAFETY: kill(2) of the container's init, a plain pid.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(wait_pid_gone(pid, Duration::from_secs(10)));
+    rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
+    rt.delete(&id).ok();
+    assert_all_gone(&rt, &id, &[pid], &b);
+}
+
+// ---------------------------------------------------------------------------
+// State dir faults: --root on a full or read-only filesystem (a small tmpfs
+// mounted in a private mount namespace of `unshare -m`, so the host's
+// mounts are untouched), and a --root that does not exist yet.
+// ---------------------------------------------------------------------------
+
+/// Mounts a tmpfs with `opts` on a fresh dir inside `unshare -m`, runs the
+/// shell lines `prep` there ($MNT is the mount), then `hull --root $ROOT
+/// create` of a `sleep` bundle. Returns hull's output (stdout ends with
+/// the list of what is left under $MNT, apart from a file named `fill`),
+/// the id and the bundle.
+fn create_on_tmpfs(opts: &str, prep: &str, root_sub: &str) -> (Out, String, Bundle) {
+    let mnt = TempDir::new("tmpfs-root");
+    let scratch = TempDir::new("tmpfs-scratch");
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("fsfault");
+    let script = format!(
+        "mount -t tmpfs -o {opts} tmpfs \"$MNT\" || exit 99\n{prep}\n\
+         \"$HULL\" --root \"$MNT{root_sub}\" create --bundle \"$BUNDLE\" \"$ID\"; rc=$?\n\
+         echo '--- left:'; find \"$MNT\" -mindepth 1 ! -name fill\nexit $rc\n"
+    );
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("MNT", mnt.path())
+        .env("HULL", runtime_bin())
+        .env("BUNDLE", b.path())
+        .env("ID", &id);
+    let o = run_cmd(c, scratch.path(), CmdOpts::default());
+    assert_ne!(o.code, Some(99), "mount of the tmpfs failed: {o}");
+    (o, id, b)
+}
+
+/// The create failed clearly (a `hull:` line naming `what`), and left
+/// nothing: no file under the tmpfs, no cgroup, no mount.
+fn assert_failed_cleanly(o: &Out, id: &str, b: &Bundle, what: &[&str]) {
+    assert!(!o.success() && !o.timed_out, "create should fail: {o}");
+    let last = o.stderr.lines().last().unwrap_or("");
+    assert!(last.starts_with("hull: "), "no hull: error line: {o}");
+    for w in what {
+        assert!(o.stderr.contains(w), "error should mention {w:?}: {o}");
+    }
+    assert!(!o.stderr.contains("panicked"), "{o}");
+    let left = o.stdout.split("--- left:").nth(1).unwrap_or("?").trim();
+    assert!(
+        left.is_empty() || !left.contains(id) && !left.contains("state.json"),
+        "left under the state root: {left:?}\n{o}"
+    );
+    let cg = cgroup_leftovers(&format!("/hull/{id}"));
+    assert!(cg.is_empty(), "cgroup dirs left behind: {cg:?}");
+    let mounts = mountinfo_mentioning(&b.path().to_string_lossy());
+    assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
+}
+
+/// A full state root: the first state write fails with ENOSPC; no
+/// partial state.json, no temp file and no state dir remain.
+#[test]
+fn recovery_state_root_full_before_the_first_state_write() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let (o, id, b) = create_on_tmpfs(
+        "size=64k",
+        "dd if=/dev/zero of=\"$MNT/fill\" bs=4096 2>/dev/null",
+        "",
+    );
+    assert_failed_cleanly(&o, &id, &b, &["ENOSPC", ".state.json.tmp"]);
+}
+
+/// One free page: the "creating" state fits, then saving config.json
+/// after the init is cloned fails with ENOSPC; the init is killed and the
+/// cgroup and the state dir go.
+#[test]
+fn recovery_state_root_full_after_the_init_is_cloned() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let (o, id, b) = create_on_tmpfs(
+        "size=64k",
+        "dd if=/dev/zero of=\"$MNT/fill\" bs=4096 2>/dev/null; truncate -s -4096 \"$MNT/fill\"",
+        "",
+    );
+    assert_failed_cleanly(&o, &id, &b, &["ENOSPC", "config.json"]);
+}
+
+/// A read-only state root, existing or to be created below it.
+#[test]
+fn recovery_state_root_read_only() {
+    if !hull_only("hull's state dir layout") {
+        return;
+    }
+    let (o, id, b) = create_on_tmpfs("ro", "", "");
+    assert_failed_cleanly(&o, &id, &b, &["EROFS", "create state dir"]);
+    let (o, id, b) = create_on_tmpfs("ro", "", "/hull");
+    assert_failed_cleanly(&o, &id, &b, &["EROFS", "create state root"]);
+}
+
+/// A --root that does not exist yet (like /run/hull after a reboot) is
+/// made on demand, mode 0700; `state` and `list` on a missing root say
+/// there is no such container / list nothing, and create nothing.
+#[test]
+fn recovery_missing_state_root_is_created_on_demand() {
+    if !hull_only("hull's state root handling") {
+        return;
+    }
+    let base = TempDir::new("noroot");
+    let scratch = TempDir::new("noroot-scratch");
+    let root = base.path().join("run/hull");
+    let hull = |args: &[&str]| {
+        let mut c = std::process::Command::new(runtime_bin());
+        c.arg("--root").arg(&root).args(args);
+        run_cmd(c, scratch.path(), CmdOpts::default())
+    };
+    let o = hull(&["state", "nothing"]).fail();
+    assert!(o.stderr.contains("does not exist"), "{o}");
+    let o = hull(&["list", "-q"]).ok();
+    assert!(o.stdout.trim().is_empty(), "{o}");
+    assert!(
+        !root.exists(),
+        "state/list should not create {}",
+        root.display()
+    );
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = unique_id("ondemand");
+    let bp = b.path().to_string_lossy().to_string();
+    let o = hull(&["create", "--bundle", &bp, &id]);
+    let cleanup = || hull(&["delete", "--force", &id]);
+    if !o.success() {
+        cleanup();
+        panic!("create with a missing --root: {o}");
+    }
+    let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+    let st = hull(&["state", &id]);
+    cleanup().ok();
+    assert_eq!(mode, 0o700, "the state root's mode");
+    assert!(st.success() && st.stdout.contains("\"created\""), "{st}");
+    assert!(!root.join(&id).exists());
+}
