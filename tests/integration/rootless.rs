@@ -395,6 +395,7 @@ fn rootless_delegated_cgroup_applies_limits() {
         CgroupVersion::V1 => PathBuf::from("/sys/fs/cgroup/unified"),
     };
     let mut enter = String::new();
+    let mut caller_dir = None;
     if v2_root.join("cgroup.procs").exists() {
         let top = v2_root.join(parent.name.trim_start_matches('/'));
         fs::create_dir(&top).unwrap();
@@ -406,6 +407,7 @@ fn rootless_delegated_cgroup_applies_limits() {
         chown_tree(&top);
         chown_tree(&caller);
         enter = format!("echo $$ > {}/cgroup.procs && ", caller.display());
+        caller_dir = Some(caller);
     }
     // v1 hierarchies: the parent directory, made by the admin and handed
     // to the user; hull makes (and removes) the container's own below it.
@@ -453,4 +455,8 @@ fn rootless_delegated_cgroup_applies_limits() {
     rl.cmd(&["delete", "--force", &id]).ok();
     assert!(rl.leftovers().is_empty());
     assert!(!pids_dir.exists(), "hull removes the cgroup it created");
+    // The caller's cgroup is the test's own (its shell has exited).
+    if let Some(caller) = caller_dir {
+        fs::remove_dir(&caller).unwrap();
+    }
 }
