@@ -318,11 +318,14 @@ fn validate(file: &str, spec: &Spec) -> Result<()> {
                     "a new user namespace needs gidMappings",
                 ));
             }
-        } else if maps {
+        } else if maps && !has(LinuxNamespaceType::User) {
+            // With a user namespace joined by path the mappings are only
+            // information (engines pass the joined namespace's, or a dummy
+            // one): hull never writes them.
             return Err(Error::config(
                 file,
                 "/linux/uidMappings",
-                "id mappings are only valid with a new user namespace",
+                "id mappings are only valid with a new user namespace or one joined by path",
             ));
         }
         if linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty())

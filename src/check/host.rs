@@ -488,6 +488,8 @@ fn mounts(c: &Ctx, r: &mut Report) {
 // Namespaces
 // ---------------------------------------------------------------------------
 
+const NS_GET_USERNS: libc::c_ulong = 0xb701;
+const NS_GET_PARENT: libc::c_ulong = 0xb702;
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
 fn ns_name(flag: i32) -> &'static str {
@@ -514,6 +516,8 @@ fn ns_proc_name(t: &str) -> &str {
 
 fn namespaces(c: &Ctx, r: &mut Report) {
     use std::os::fd::AsRawFd;
+    // (index, path, open file) of each namespace file of the right type.
+    let mut joined: Vec<(usize, &str, std::fs::File, i32)> = Vec::new();
     for (i, n) in c.items("/linux/namespaces") {
         let (Some(t), Some(p)) = (
             n.get("type").and_then(Value::as_str),
@@ -548,6 +552,124 @@ fn namespaces(c: &Ctx, r: &mut Report) {
                 &at,
                 format!("{p} is a {} namespace, not a {t} namespace", ns_name(got)),
                 hint,
+            );
+        } else {
+            if got == libc::CLONE_NEWUSER {
+                joined_user_mappings(c, r, p);
+            }
+            joined.push((i, p, f, got));
+        }
+    }
+    // Stage 1 joins the user namespace first; from there it can only join
+    // the namespaces that user namespace (or one inside it) owns.
+    let Some((_, user_path, user, _)) = joined.iter().find(|j| j.3 == libc::CLONE_NEWUSER) else {
+        return;
+    };
+    for (i, p, f, got) in joined.iter().filter(|j| j.3 != libc::CLONE_NEWUSER) {
+        if owned_within(f, user) == Some(false) {
+            r.error(
+                &format!("/linux/namespaces/{i}/path"),
+                format!(
+                    "{p} belongs to another user namespace than the joined {user_path}: the {} namespace cannot be joined from there",
+                    ns_name(*got)
+                ),
+                Some(
+                    "join the namespaces of the container that owns the user namespace, or do not join its user namespace".into(),
+                ),
+            );
+        }
+    }
+}
+
+/// Whether the namespace `ns` is owned by the user namespace `user` or by
+/// one of its descendants; None when the kernel does not say.
+fn owned_within(ns: &std::fs::File, user: &std::fs::File) -> Option<bool> {
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+    let id = |fd: BorrowedFd| {
+        nix::sys::stat::fstat(fd)
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino))
+    };
+    let want = id(user.as_fd())?;
+    // SAFETY: NS_GET_USERNS takes no argument and returns a new descriptor.
+    let fd = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_USERNS) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the ioctl just returned this descriptor; nothing else owns it.
+    let mut cur = unsafe { OwnedFd::from_raw_fd(fd) };
+    // User namespaces nest at most 32 deep.
+    for _ in 0..40 {
+        if id(cur.as_fd())? == want {
+            return Some(true);
+        }
+        // SAFETY: as above, for the parent user namespace.
+        let parent = unsafe { libc::ioctl(cur.as_raw_fd(), NS_GET_PARENT) };
+        if parent < 0 {
+            // EPERM: no parent (the initial namespace) or outside ours.
+            return (nix::errno::Errno::last() == nix::errno::Errno::EPERM).then_some(false);
+        }
+        // SAFETY: as above.
+        cur = unsafe { OwnedFd::from_raw_fd(parent) };
+    }
+    None
+}
+
+/// A joined user namespace keeps the maps its creator wrote; hull never
+/// writes /linux/uidMappings or gidMappings for it. Engines still pass them
+/// (the namespace's own, or a dummy); when the path names a process
+/// (/proc/PID/ns/user) and they differ from its maps, say they are ignored.
+fn joined_user_mappings(c: &Ctx, r: &mut Report, path: &str) {
+    let Some(pid) = path
+        .strip_prefix("/proc/")
+        .and_then(|rest| rest.strip_suffix("/ns/user"))
+        .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return;
+    };
+    for (field, file) in [("uidMappings", "uid_map"), ("gidMappings", "gid_map")] {
+        let ptr = format!("/linux/{field}");
+        let given: Vec<[u64; 3]> = c
+            .items(&ptr)
+            .filter_map(|(_, m)| {
+                Some([
+                    m.get("containerID")?.as_u64()?,
+                    m.get("hostID")?.as_u64()?,
+                    m.get("size")?.as_u64()?,
+                ])
+            })
+            .collect();
+        if given.is_empty() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/{file}")) else {
+            continue;
+        };
+        let mut actual: Vec<[u64; 3]> = text
+            .lines()
+            .filter_map(|l| {
+                let v: Vec<u64> = l
+                    .split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .collect();
+                (v.len() == 3).then(|| [v[0], v[1], v[2]])
+            })
+            .collect();
+        let mut want = given.clone();
+        actual.sort_unstable();
+        want.sort_unstable();
+        if actual != want {
+            let shown: Vec<String> = actual
+                .iter()
+                .map(|m| format!("{} {} {}", m[0], m[1], m[2]))
+                .collect();
+            r.warning(
+                &ptr,
+                format!(
+                    "ignored: the joined user namespace {path} keeps its own {file} ({})",
+                    shown.join(", ")
+                ),
+                Some("remove the mappings, or give the joined namespace's".into()),
             );
         }
     }

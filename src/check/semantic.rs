@@ -578,10 +578,10 @@ fn id_mappings(c: &Ctx, r: &mut Report) {
             );
             continue;
         }
-        if !new_user && listed {
+        if !new_user && listed && !has_ns(c, "user") {
             r.error(
                 &ptr,
-                "id mappings are only valid with a new user namespace",
+                "id mappings are only valid with a new user namespace or one joined by path",
                 Some(
                     "add {\"type\": \"user\"} to /linux/namespaces, or remove the mappings".into(),
                 ),

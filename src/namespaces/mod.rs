@@ -32,7 +32,24 @@ pub struct Plan {
     /// Namespaces to create (as clone flags).
     pub new: CloneFlags,
     /// Namespaces to join, in the order to join them (user first).
-    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+    pub join: Vec<Join>,
+}
+
+/// A namespace joined by path.
+#[derive(Clone)]
+pub struct Join {
+    pub typ: LinuxNamespaceType,
+    pub path: PathBuf,
+    /// Its index in linux.namespaces, for error messages.
+    pub index: usize,
+}
+
+/// The config.json word for a namespace type ("network", not "net").
+pub fn type_word(t: LinuxNamespaceType) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| t.to_string())
 }
 
 impl Plan {
@@ -41,15 +58,19 @@ impl Plan {
             new: CloneFlags::empty(),
             join: Vec::new(),
         };
-        for ns in namespaces {
+        for (index, ns) in namespaces.iter().enumerate() {
             match ns.path() {
-                Some(p) => plan.join.push((ns.typ(), p.clone())),
+                Some(p) => plan.join.push(Join {
+                    typ: ns.typ(),
+                    path: p.clone(),
+                    index,
+                }),
                 None => plan.new |= clone_flag(ns.typ()),
             }
         }
         // Joining the user namespace first gives the rights to join the rest;
         // the mount namespace last keeps the other paths resolvable.
-        plan.join.sort_by_key(|(t, _)| match t {
+        plan.join.sort_by_key(|j| match j.typ {
             LinuxNamespaceType::User => 0,
             LinuxNamespaceType::Mount => 2,
             _ => 1,
@@ -62,7 +83,7 @@ impl Plan {
     }
 
     pub fn joins(&self, t: LinuxNamespaceType) -> bool {
-        self.join.iter().any(|(k, _)| *k == t)
+        self.join.iter().any(|j| j.typ == t)
     }
 }
 
@@ -71,24 +92,62 @@ impl Plan {
 pub fn open_join_fds(plan: &Plan) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
     plan.join
         .iter()
-        .map(|(t, p)| {
+        .map(|j| {
             let fd = nix::fcntl::open(
-                p.as_path(),
+                j.path.as_path(),
                 nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
                 nix::sys::stat::Mode::empty(),
             )
-            .ctx(|| format!("linux.namespaces: open {} namespace {}", t, p.display()))?;
-            Ok((*t, fd))
+            .ctx(|| {
+                format!(
+                    "/linux/namespaces/{}/path: open {} namespace {}",
+                    j.index,
+                    type_word(j.typ),
+                    j.path.display()
+                )
+            })?;
+            Ok((j.typ, fd))
         })
         .collect()
 }
 
-pub fn join(fds: &[(LinuxNamespaceType, OwnedFd)]) -> Result<()> {
-    for (t, fd) in fds {
-        nix::sched::setns(fd.as_fd(), clone_flag(*t))
-            .ctx(|| format!("linux.namespaces: join {t} namespace (setns)"))?;
+/// Joins the namespaces of `plan.join` through their descriptors (from
+/// open_join_fds, in the same order).
+pub fn join(plan: &Plan, fds: &[(LinuxNamespaceType, OwnedFd)]) -> Result<()> {
+    let joins_user = plan.joins(LinuxNamespaceType::User);
+    for (j, (t, fd)) in plan.join.iter().zip(fds) {
+        // The kernel refuses to re-enter the caller's own user namespace
+        // (EINVAL); "joining" it is a no-op.
+        if *t == LinuxNamespaceType::User && is_own_user_ns(fd)? {
+            continue;
+        }
+        if let Err(errno) = nix::sched::setns(fd.as_fd(), clone_flag(*t)) {
+            // After joining a user namespace, only the namespaces it owns
+            // can be joined (setns needs CAP_SYS_ADMIN over their owner).
+            let hint = if errno == nix::errno::Errno::EPERM
+                && joins_user
+                && *t != LinuxNamespaceType::User
+            {
+                " (hint: a namespace joined along with a user namespace must belong to that user namespace)"
+            } else {
+                ""
+            };
+            return Err(Error::msg(format!(
+                "/linux/namespaces/{}/path: join the {} namespace {}: setns: {errno}{hint}",
+                j.index,
+                type_word(*t),
+                j.path.display()
+            )));
+        }
     }
     Ok(())
+}
+
+fn is_own_user_ns(fd: &OwnedFd) -> Result<bool> {
+    let theirs = nix::sys::stat::fstat(fd).ctx(|| "stat user namespace file".into())?;
+    let ours =
+        nix::sys::stat::stat("/proc/self/ns/user").ctx(|| "stat /proc/self/ns/user".into())?;
+    Ok(theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev)
 }
 
 fn format_map(maps: &[LinuxIdMapping]) -> String {

@@ -88,9 +88,21 @@ pub fn stage1(
     forward_debug(cfg.sync_fd, "stage 1");
     let run = || -> Result<i32> {
         for (t, _) in join_fds {
-            crate::logging::debug(format!("join the {} namespace (setns)", ns_word(*t)));
+            crate::logging::debug(format!(
+                "join the {} namespace (setns)",
+                crate::namespaces::type_word(*t)
+            ));
         }
-        crate::namespaces::join(join_fds)?;
+        crate::namespaces::join(cfg.plan, join_fds)?;
+        // setns(CLONE_NEWUSER) gives every capability in the joined user
+        // namespace but keeps the host's ids, which that namespace does not
+        // map: files the init creates (the rootfs's /dev/pts...) would have
+        // an owner it cannot represent (EOVERFLOW). Become its root first;
+        // its id maps were written by whoever created it, never by hull.
+        if cfg.plan.joins(LinuxNamespaceType::User) {
+            crate::logging::debug("become root in the joined user namespace");
+            become_root_in_userns()?;
+        }
         let chan = channel(cfg);
         // The time namespace is made while hull is still root on the host:
         // writing its offsets needs CAP_SYS_TIME over its owner.
@@ -304,14 +316,6 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let _ = nix::unistd::write(&conn, msg.as_bytes());
     // SAFETY: see die().
     unsafe { libc::_exit(127) }
-}
-
-/// The config.json word for a namespace type ("network", not "net").
-fn ns_word(t: LinuxNamespaceType) -> String {
-    serde_json::to_value(t)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_else(|| t.to_string())
 }
 
 /// Installs linux.seccomp (if any), notifying its listener.

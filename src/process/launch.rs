@@ -226,14 +226,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         flag_names(plan.new),
         plan.join
             .iter()
-            .map(|(t, p)| format!(
-                "{} {}",
-                serde_json::to_value(t)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
-                p.display()
-            ))
+            .map(|j| format!("{} {}", namespaces::type_word(j.typ), j.path.display()))
             .collect::<Vec<_>>()
             .join(", ")
     ));

@@ -89,12 +89,8 @@ fn mapping_of(i: usize, m: &Mount, spec: &Spec, plan: &Plan) -> Result<Source> {
             map_text(l.gid_mappings().as_deref().unwrap_or(&[])),
         ));
     }
-    if let Some((_, p)) = plan
-        .join
-        .iter()
-        .find(|(t, _)| *t == LinuxNamespaceType::User)
-    {
-        return Ok(Source::Joined(p.clone()));
+    if let Some(j) = plan.join.iter().find(|j| j.typ == LinuxNamespaceType::User) {
+        return Ok(Source::Joined(j.path.clone()));
     }
     Err(Error::msg(format!(
         "{}: \"idmap\"/\"ridmap\" without uidMappings and gidMappings needs a container user namespace (hint: add the mount's own uidMappings and gidMappings)",

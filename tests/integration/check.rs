@@ -319,6 +319,14 @@ const CASES: &[Case] = &[
         says: "is a uts namespace, not a network namespace",
     },
     Case {
+        name: "user namespace path is a network namespace",
+        edit: |b| {
+            b.set_namespace("user", Some("/proc/self/ns/net"));
+        },
+        pointer: "/linux/namespaces/6/path",
+        says: "/proc/self/ns/net is a network namespace, not a user namespace",
+    },
+    Case {
         name: "namespace path not nsfs",
         edit: |b| {
             b.set_namespace("ipc", Some("/etc/hostname"));

@@ -200,3 +200,70 @@ fn exec_leaks_no_descriptor() {
         "unexpected descriptors in the exec'd process: {fds:?}"
     );
 }
+
+#[test]
+fn exec_into_a_container_with_its_own_user_namespace() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.set_namespace("user", None);
+    b.config["linux"]["uidMappings"] =
+        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.config["linux"]["gidMappings"] =
+        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let id = unique_id("execuserns");
+    rt.create_start(&b, &id);
+    rt.wait_for_status(&id, "running", Duration::from_secs(10));
+    let pid = rt.pid(&id);
+    let out = rt
+        .cmd(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "id -u; id -g; cat /proc/self/uid_map; readlink /proc/self/ns/user; \
+             echo x > /dev/shm/f && stat -c %u:%g /dev/shm/f",
+        ])
+        .ok()
+        .stdout;
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(lines.len() >= 5, "{out}");
+    assert_eq!(lines[0], "0", "id -u: {out}");
+    assert_eq!(lines[1], "0", "id -g: {out}");
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"],
+        "uid_map: {out}"
+    );
+    let init_ns = fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_eq!(lines[3], init_ns.to_string_lossy(), "user namespace: {out}");
+    assert_eq!(
+        lines[4], "0:0",
+        "owner of a file made by the exec'd process: {out}"
+    );
+    // Seen from the host, an exec'd process runs as the mapped id.
+    let tmp = TempDir::new("pidfile");
+    let pf = tmp.path().join("exec.pid");
+    let o = rt
+        .cmd(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pf.to_str().unwrap(),
+            &id,
+            "sleep",
+            "20",
+        ])
+        .ok();
+    let exec_pid: i32 = fs::read_to_string(&pf)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid file: {o}"));
+    let st = fs::metadata(format!("/proc/{exec_pid}")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (st.uid(), st.gid()),
+        (100000, 100000),
+        "host ids of the exec'd process"
+    );
+}
