@@ -86,7 +86,10 @@ fn has_ptrace(c: Option<&LinuxCapabilities>) -> bool {
         c.ambient(),
     ]
     .iter()
-    .any(|s| s.as_ref().is_some_and(|s| s.contains(&Capability::SysPtrace)))
+    .any(|s| {
+        s.as_ref()
+            .is_some_and(|s| s.contains(&Capability::SysPtrace))
+    })
 }
 
 /// The uid owning hull's binary (writable by its owner: mode 0755).
@@ -111,7 +114,9 @@ pub fn spec_exposure(spec: &Spec) -> Option<String> {
         if user.path().is_some() {
             return Some("the user namespace is joined by path (its id map is not checked)".into());
         }
-        let map = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or(&[]);
+        let map = linux
+            .and_then(|l| l.uid_mappings().as_deref())
+            .unwrap_or(&[]);
         return match exe_owner() {
             Some(uid) if maps_uid(map, uid) => Some(format!(
                 "linux.uidMappings maps uid {uid}, the owner of hull's binary"
@@ -119,7 +124,10 @@ pub fn spec_exposure(spec: &Spec) -> Option<String> {
             _ => None,
         };
     }
-    let caps = spec.process().as_ref().and_then(|p| p.capabilities().as_ref());
+    let caps = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref());
     if has_ptrace(caps) {
         return Some("process.capabilities hold CAP_SYS_PTRACE without a user namespace".into());
     }
@@ -164,7 +172,10 @@ pub fn exec_exposure(
             return Some("the owner of hull's binary is unknown".into());
         };
         let mapped = map.lines().any(|l| {
-            let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             f.len() == 3 && (owner as u64) >= f[1] && (owner as u64) < f[1] + f[2]
         });
         return mapped.then(|| {
@@ -221,9 +232,8 @@ fn sys_err(what: &str) -> Error {
 /// arguments. Descriptors without close-on-exec (stdio, --preserve-fds,
 /// LISTEN_FDS) stay; hull's own are all close-on-exec.
 fn reexec_sealed() -> Result<()> {
-    let exe = std::fs::File::open("/proc/self/exe").map_err(|e| {
-        Error::msg(format!("protect hull's binary: open /proc/self/exe: {e}"))
-    })?;
+    let exe = std::fs::File::open("/proc/self/exe")
+        .map_err(|e| Error::msg(format!("protect hull's binary: open /proc/self/exe: {e}")))?;
     let len = exe
         .metadata()
         .map_err(|e| Error::msg(format!("protect hull's binary: stat /proc/self/exe: {e}")))?
