@@ -459,3 +459,41 @@ fn exe_protection_only_where_a_container_could_reach_hull() {
     }
     drop(copy_dir);
 }
+
+/// `exec --process` from a pipe into a container that makes hull re-execute:
+/// the decision comes before the pipe is read, so the sealed copy reads it.
+#[test]
+fn exe_protection_keeps_a_piped_process_json() {
+    if !hull_only("HULL_EXE_PROTECTION") {
+        return;
+    }
+    use std::io::Write;
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "600"]);
+    grant_ptrace(&mut b);
+    let id = unique_id("pipedp");
+    rt.create_start(&b, &id);
+    let mut p = b.config["process"].clone();
+    p["args"] = json!(["echo", "piped"]);
+    let mut child = rt
+        .command(&["exec", "--process", "/dev/stdin", &id])
+        .env("HULL_EXE_PROTECTION", "auto")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(p.to_string().as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && stdout.contains("piped"),
+        "exec -p /dev/stdin: {stdout} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
