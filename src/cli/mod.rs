@@ -276,6 +276,7 @@ enum Command {
 
 /// Entry point: returns the process exit code.
 pub fn main() -> i32 {
+    crate::security::exeseal::on_startup();
     let cli = Cli::parse();
     let format = if cli.log_format == "json" {
         logging::Format::Json
@@ -564,6 +565,13 @@ fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
     }
     let process = match &a.process {
         Some(path) => {
+            // A pipe cannot be read again by the sealed copy of hull, so
+            // decide on re-executing before reading it.
+            if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+                let c = Container::load(&root, &a.id)?;
+                let spec = c.saved_spec()?;
+                lifecycle::protect_exec(c.state.pid, &spec, &c.state.cgroup_path, None)?;
+            }
             let text = std::fs::read(path)
                 .map_err(|e| Error::msg(format!("--process {}: {e}", path.display())))?;
             crate::spec::parse_process(&path.display().to_string(), &text)?

@@ -5,6 +5,7 @@ use super::{Container, START_SOCKET, State, Status, validate_id, write_state};
 use crate::cgroups;
 use crate::error::{Context, Error, Result};
 use crate::process::{self, LaunchOptions};
+use crate::security::exeseal;
 use crate::spec::Bundle;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -76,6 +77,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
     ));
     let process = bundle.spec.process().as_ref().expect("validated");
     process::attrs::check_lsm(&bundle.spec, process)?;
+    // Before anything is changed: this may start the command over from a
+    // sealed copy of hull (CVE-2019-5736).
+    exeseal::protect(exeseal::spec_exposure(&bundle.spec))?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && o.console_socket.is_none() && o.console_fd.is_none() {
         return Err(Error::msg(
@@ -374,13 +378,18 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     let id = o.id.clone();
     let mut own_terminal = None;
     let mut fixed_size = false;
+    let bundle = Bundle::load(&o.bundle).ok();
+    // Before the subreaper, the signal mask and the terminal socket: the
+    // sealed copy of hull (if needed) starts `run` over. A bundle that does
+    // not load fails in create() with the full message.
+    if let Some(b) = &bundle {
+        exeseal::protect(exeseal::spec_exposure(&b.spec))?;
+    }
     if !detach {
         supervise::become_subreaper()?;
         supervise::block_signals()?;
         o.foreground = true;
-        let process = Bundle::load(&o.bundle)
-            .ok()
-            .and_then(|b| b.spec.process().clone());
+        let process = bundle.and_then(|b| b.spec.process().clone());
         let wants_tty = process.as_ref().and_then(|p| p.terminal()).unwrap_or(false);
         fixed_size = process.as_ref().is_some_and(|p| p.console_size().is_some());
         if wants_tty && o.console_socket.is_none() {
@@ -468,6 +477,7 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
             c.state.bundle.clone(),
         )
     };
+    protect_exec(pid, &spec, &cgroup_path, Some(&o.process))?;
     let cgroup_path = match &o.sub_cgroup {
         Some(sub) => format!(
             "{}/{}",
@@ -538,6 +548,23 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         None => None,
     };
     supervise::supervise(pid, master, o.process.console_size().is_some())
+}
+
+/// Re-executes `exec` from a sealed copy of hull when the container could
+/// reach hull's binary (see security::exeseal). `process` is None when the
+/// new process is not known yet (a --process file that cannot be read twice).
+pub fn protect_exec(
+    init_pid: i32,
+    spec: &oci_spec::runtime::Spec,
+    cgroup_path: &str,
+    process: Option<&oci_spec::runtime::Process>,
+) -> Result<()> {
+    if exeseal::mode()? != exeseal::Mode::Auto {
+        return exeseal::protect(None);
+    }
+    let pids = cgroups::manager(cgroup_path).pids().unwrap_or_default();
+    let caps = process.map(|p| p.capabilities().as_ref());
+    exeseal::protect(exeseal::exec_exposure(init_pid, spec, caps, &pids))
 }
 
 /// `pause` (freeze every process) and `resume` (thaw them).

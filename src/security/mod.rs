@@ -1,6 +1,7 @@
 //! Privileges of the container process: capabilities and no_new_privs.
 
 pub mod capabilities;
+pub mod exeseal;
 pub mod seccomp;
 
 /// The seccomp section of `features`: what `seccomp::compile` accepts.

@@ -488,6 +488,10 @@ pub struct Runtime {
     scratch: TempDir,
     ids: RefCell<HashSet<String>>,
     pub global: Vec<String>,
+    /// The binary run (runtime_bin() unless a test points it at a copy).
+    pub bin: PathBuf,
+    /// Extra environment for every invocation.
+    pub env: Vec<(String, String)>,
 }
 
 impl Runtime {
@@ -498,6 +502,8 @@ impl Runtime {
             scratch: TempDir::new("scratch"),
             ids: RefCell::new(HashSet::new()),
             global: Vec::new(),
+            bin: runtime_bin(),
+            env: Vec::new(),
         }
     }
 
@@ -511,7 +517,8 @@ impl Runtime {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(runtime_bin());
+        let mut c = Command::new(&self.bin);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c.arg("--root").arg(self.root.path());
         c.args(&self.global);
         c.args(args);
