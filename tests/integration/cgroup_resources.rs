@@ -274,6 +274,15 @@ struct LoopDevice {
 impl LoopDevice {
     /// A new loop device, with its I/O scheduler set to `scheduler` if given.
     fn new(scheduler: Option<&str>) -> Result<LoopDevice, String> {
+        if !std::path::Path::new("/dev/loop-control").exists() {
+            // The VM's kernel has loop as a module, not loaded at boot.
+            let st = std::process::Command::new("modprobe").arg("loop").status();
+            if !std::path::Path::new("/dev/loop-control").exists() {
+                return Err(format!(
+                    "no /dev/loop-control, and modprobe loop did not provide it ({st:?})"
+                ));
+            }
+        }
         let dir = TempDir::new("loop");
         let img = dir.path().join("disk.img");
         std::fs::File::create(&img)
