@@ -560,3 +560,147 @@ fn recovery_missing_state_root_is_created_on_demand() {
     assert!(st.success() && st.stdout.contains("\"created\""), "{st}");
     assert!(!root.join(&id).exists());
 }
+
+/// Spawns `hull run` of bundle `b` as `id` (stdout to `out`), waits until
+/// the container runs, and returns the child.
+fn spawn_run(rt: &Runtime, b: &Bundle, id: &str, out: &std::path::Path) -> std::process::Child {
+    b.save();
+    rt.track(id);
+    let mut cmd = rt.command(&["run", "--bundle", &b.path().to_string_lossy(), id]);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(out).unwrap())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rt.status(id).as_deref() != Some("running") {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("container {id} never reached running");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn wait_child(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}: run did not return");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A container that exits while `run` is busy forwarding a stream of
+/// signals keeps its exit code: every forwarded signal reaches it (it
+/// counts them) and the status is the container's own.
+#[test]
+fn run_keeps_the_exit_code_while_signals_are_forwarded() {
+    let dir = TempDir::new("sigflood");
+    for round in 0..5 {
+        let rt = Runtime::new();
+        let mut b = Bundle::new(&[]);
+        // Exits 7 on its 20th SIGUSR1; the handler is installed before the
+        // container counts as running (the file appears first).
+        b.set_args(&[
+            "sh",
+            "-c",
+            "n=0; trap 'n=$((n+1)); [ $n -ge 20 ] && exit 7' USR1; touch /dev/shm/ready; \
+             while :; do sleep 0.01; done",
+        ]);
+        let id = unique_id("sigflood");
+        let mut child = spawn_run(&rt, &b, &id, &dir.path().join("out"));
+        let pid = rt.pid(&id);
+        let ready = format!("/proc/{pid}/root/dev/shm/ready");
+        assert!(wait_file_exists(&ready), "container never got ready");
+        let run_pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let mut sent = 0;
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            // Signals sent to `run` itself, as a shell or engine would.
+            let _ = nix::sys::signal::kill(run_pid, nix::sys::signal::Signal::SIGUSR1);
+            sent += 1;
+            assert!(sent < 5000, "round {round}: run never returned");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        assert_eq!(
+            status.code(),
+            Some(7),
+            "round {round}: run's status {status:?} after {sent} signals"
+        );
+        assert!(rt.state(&id).is_err(), "run removed the container");
+    }
+}
+
+fn wait_file_exists(p: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::path::Path::new(p).exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// Zombie children of `pid` (processes whose parent it is, in state Z).
+fn zombies_of(pid: i32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| {
+            let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+                return false;
+            };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.first() == Some(&"Z") && f.get(1).and_then(|pp| pp.parse().ok()) == Some(pid)
+        })
+        .collect()
+}
+
+/// Without a pid namespace the container's orphans are reparented to
+/// `run`, hull's subreaper: it reaps them as they exit (no zombie piles
+/// up while the container runs) and still returns the init's own status,
+/// not an orphan's.
+#[test]
+fn run_as_subreaper_reaps_orphans_and_keeps_the_init_status() {
+    let dir = TempDir::new("reaper");
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&[]);
+    b.remove_namespace("pid");
+    // Ten orphans (their parent subshell exits at once) that exit with 3,
+    // then the init waits and exits with 5.
+    b.set_args(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do (sh -c 'sleep 0.2; exit 3' &); done; \
+         touch /dev/shm/forked; sleep 2; exit 5",
+    ]);
+    let id = unique_id("reaper");
+    let mut child = spawn_run(&rt, &b, &id, &dir.path().join("out"));
+    let run_pid = child.id() as i32;
+    let pid = rt.pid(&id);
+    assert!(wait_file_exists(&format!(
+        "/proc/{pid}/root/dev/shm/forked"
+    )));
+    // The orphans have exited by now; give the reaper a moment.
+    std::thread::sleep(Duration::from_millis(900));
+    let z = zombies_of(run_pid);
+    assert!(
+        z.is_empty(),
+        "zombies left under run (pid {run_pid}): {z:?}"
+    );
+    let status = wait_child(&mut child, "reaper");
+    assert_eq!(status.code(), Some(5), "run's status {status:?}");
+}
