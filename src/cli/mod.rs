@@ -660,10 +660,18 @@ fn ps(root: &std::path::Path, id: &str, format: &str, args: &[String]) -> Result
 
 fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
     let ids = container::list_ids(root)?;
-    let containers: Vec<Container> = ids
-        .iter()
-        .filter_map(|id| Container::load(root, id).ok())
-        .collect();
+    let mut containers: Vec<Container> = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match Container::load(root, id) {
+            Ok(c) => containers.push(c),
+            // Deleted (or a create that died first) since the scan.
+            Err(Error::NotFound(_)) => {}
+            // Listed on stderr so it is not lost: stdout stays parseable.
+            Err(e) => logging::warn(format!(
+                "list: container \"{id}\" cannot be read ({e}); `hull delete --force {id}` removes it"
+            )),
+        }
+    }
     if quiet {
         for c in &containers {
             println!("{}", c.state.id);

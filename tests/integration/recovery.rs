@@ -27,6 +27,16 @@ fn assert_corrupt_state_reported(prefix: &str, bytes: impl FnOnce(&str) -> Vec<u
         "state should name the corrupt state.json: {o}"
     );
     assert!(!o.stderr.contains("panicked"), "{o}");
+    // `list` names it on stderr and keeps stdout parseable.
+    let l = rt.cmd(&["list", "--format", "json"]).ok();
+    assert!(
+        l.stderr.contains(&id) && l.stderr.contains("delete --force"),
+        "list should report the unreadable container: {l}"
+    );
+    serde_json::from_str::<serde_json::Value>(&l.stdout).unwrap_or_else(|e| panic!("{e}: {l}"));
+    // And `delete --force` removes it.
+    rt.cmd(&["delete", "--force", &id]).ok();
+    assert!(!dir.exists(), "delete --force left {}", dir.display());
 }
 
 /// A truncated state.json (a write cut short).
