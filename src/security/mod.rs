@@ -1,6 +1,8 @@
-//! Privileges of the container process: capabilities and no_new_privs.
+//! Privileges of the container process: capabilities, seccomp,
+//! no_new_privs, and AppArmor / SELinux labels.
 
 pub mod capabilities;
+pub mod lsm;
 pub mod seccomp;
 
 /// The seccomp section of `features`: what `seccomp::compile` accepts.
