@@ -90,7 +90,7 @@ fn capabilities() -> Vec<String> {
 }
 
 pub fn document() -> Value {
-    let lsm = |p: &str| std::path::Path::new(p).exists();
+    use crate::security::lsm;
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::spec::OCI_VERSION,
@@ -101,8 +101,8 @@ pub fn document() -> Value {
             "capabilities": capabilities(),
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": crate::security::seccomp_features(),
-            "apparmor": {"enabled": lsm("/sys/kernel/security/apparmor")},
-            "selinux": {"enabled": lsm("/sys/fs/selinux")},
+            "apparmor": {"enabled": lsm::apparmor_enabled()},
+            "selinux": {"enabled": lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": true}

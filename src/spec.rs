@@ -130,6 +130,10 @@ pub struct ProcessOverrides {
     pub caps: Vec<String>,
     pub no_new_privs: bool,
     pub tty: bool,
+    /// --apparmor: the process's AppArmor profile.
+    pub apparmor: Option<String>,
+    /// --process-label: the process's SELinux label.
+    pub process_label: Option<String>,
 }
 
 pub fn override_process(p: &mut oci_spec::runtime::Process, o: &ProcessOverrides) -> Result<()> {
@@ -176,6 +180,12 @@ pub fn override_process(p: &mut oci_spec::runtime::Process, o: &ProcessOverrides
     }
     if o.no_new_privs {
         p.set_no_new_privileges(Some(true));
+    }
+    if let Some(profile) = &o.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &o.process_label {
+        p.set_selinux_label(Some(label.clone()));
     }
     if !o.caps.is_empty() {
         let mut added = Vec::new();

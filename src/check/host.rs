@@ -18,6 +18,7 @@ pub fn check(c: &Ctx, r: &mut Report) {
     mounts(c, r);
     namespaces(c, r);
     capabilities(c, r);
+    lsm(c, r);
     hooks(c, r);
     if c.mode == Mode::Full {
         cgroups(c, r);
@@ -712,6 +713,30 @@ fn capabilities(c: &Ctx, r: &mut Report) {
                     suggest(name, names.iter().map(String::as_str))
                         .map(|s| format!("did you mean {s:?}?")),
                 ),
+            }
+        }
+    }
+}
+
+/// AppArmor and SELinux labels need their LSM on this host.
+fn lsm(c: &Ctx, r: &mut Report) {
+    use crate::security::lsm;
+    let asked = |p: &str| {
+        c.get(p)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    if asked("/process/apparmorProfile") && !lsm::apparmor_enabled() {
+        r.error(
+            "/process/apparmorProfile",
+            lsm::APPARMOR_ABSENT,
+            Some(lsm::APPARMOR_HINT.into()),
+        );
+    }
+    if !lsm::selinux_enabled() {
+        for p in ["/process/selinuxLabel", "/linux/mountLabel"] {
+            if asked(p) {
+                r.error(p, lsm::SELINUX_ABSENT, Some(lsm::SELINUX_HINT.into()));
             }
         }
     }

@@ -548,15 +548,12 @@ fn update(root: &std::path::Path, a: UpdateArgs) -> Result<()> {
 }
 
 fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
-    if a.apparmor.is_some() && !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
-        return Err(Error::msg(
-            "--apparmor: AppArmor is not enabled on this host",
-        ));
+    use crate::security::lsm;
+    if a.apparmor.as_deref().is_some_and(|p| !p.is_empty()) {
+        lsm::require_apparmor("--apparmor")?;
     }
-    if a.process_label.is_some() && !std::path::Path::new("/sys/fs/selinux").exists() {
-        return Err(Error::msg(
-            "--process-label: SELinux is not enabled on this host",
-        ));
+    if a.process_label.as_deref().is_some_and(|l| !l.is_empty()) {
+        lsm::require_selinux("--process-label")?;
     }
     if a.cgroup.len() > 1 || a.cgroup.iter().any(|c| c.contains(':')) {
         return Err(Error::msg(
@@ -600,6 +597,8 @@ fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
                     caps: a.cap.clone(),
                     no_new_privs: a.no_new_privs,
                     tty: a.tty,
+                    apparmor: a.apparmor.clone(),
+                    process_label: a.process_label.clone(),
                 },
             )?;
             p

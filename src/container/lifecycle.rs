@@ -76,7 +76,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         started.elapsed()
     ));
     let process = bundle.spec.process().as_ref().expect("validated");
-    process::attrs::check_lsm(&bundle.spec, process)?;
+    crate::security::lsm::check(&bundle.spec, process)?;
     // Before anything is changed: this may start the command over from a
     // sealed copy of hull (CVE-2019-5736).
     exeseal::protect(exeseal::spec_exposure(&bundle.spec))?;
@@ -452,6 +452,8 @@ pub struct ExecOptions {
 /// exit code when not detached.
 pub fn exec(mut o: ExecOptions) -> Result<i32> {
     use crate::process::{exec as px, supervise};
+    // A label whose LSM is absent: refused before anything is touched.
+    crate::security::lsm::check_process(&o.process)?;
     let (pid, start_time, spec, cgroup_path, bundle_dir) = {
         let c = Container::load(&o.root, &o.id)?;
         match c.status() {

@@ -59,8 +59,11 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
 
 pub fn set_oom_score_adj(p: &Process) -> Result<()> {
     if let Some(adj) = p.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .ctx(|| format!("process.oomScoreAdj: write {adj} to /proc/self/oom_score_adj"))?;
+        // Through the verified procfs handle, like the LSM labels: a file
+        // planted over /proc/self/oom_score_adj must not swallow the write.
+        crate::rootfs::procfs::Procfs::open()
+            .and_then(|proc| proc.write_self("oom_score_adj", adj.to_string().as_bytes()))
+            .map_err(|e| e.wrap(format!("process.oomScoreAdj {adj}")))?;
     }
     Ok(())
 }
@@ -313,7 +316,8 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<std::ffi::CString> 
 }
 
 /// Everything about the process itself, in the order the kernel needs:
-/// scheduling and limits while still privileged, then the bounding set,
+/// scheduling and limits while still privileged, the LSM exec labels, then
+/// the bounding set,
 /// the uid/gid change with caps kept, the final capability sets, umask
 /// and working directory.
 pub fn apply_process(
@@ -335,6 +339,9 @@ pub fn apply_process(
             0,
         )?;
     }
+    // AppArmor / SELinux labels for the execve, while the process is
+    // still privileged and before seccomp (which may refuse openat2).
+    crate::security::lsm::set_exec_labels(process)?;
     let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
     capabilities::drop_bounding(caps.bounding)?;
     capabilities::set_keep_caps(true)?;
@@ -375,42 +382,10 @@ pub fn set_non_dumpable() {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
 
-/// The host has no AppArmor or SELinux: refuse configs that ask for them
-/// rather than run without the confinement they expect.
-pub fn check_lsm(spec: &Spec, process: &Process) -> Result<()> {
-    if process
-        .apparmor_profile()
-        .as_deref()
-        .is_some_and(|p| !p.is_empty())
-        && !std::path::Path::new("/sys/kernel/security/apparmor").exists()
-    {
-        return Err(Error::msg(
-            "process.apparmorProfile: AppArmor is not enabled on this host; remove the profile to run unconfined",
-        ));
-    }
-    let selinux = !std::path::Path::new("/sys/fs/selinux/enforce").exists();
-    if selinux
-        && process
-            .selinux_label()
-            .as_deref()
-            .is_some_and(|l| !l.is_empty())
-    {
-        return Err(Error::msg(
-            "process.selinuxLabel: SELinux is not enabled on this host",
-        ));
-    }
-    if selinux
-        && spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.mount_label().as_deref())
-            .is_some_and(|l| !l.is_empty())
-    {
-        return Err(Error::msg(
-            "linux.mountLabel: SELinux is not enabled on this host",
-        ));
-    }
-    Ok(())
+/// Makes the process dumpable (see the init's set-up in a user namespace).
+pub fn set_dumpable() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
 }
 
 pub fn to_cstrings(v: &[String], field: &str) -> Result<Vec<std::ffi::CString>> {

@@ -188,8 +188,15 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     let in_userns =
         cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
     // Outside a user namespace /proc/self stays root's either way: protect
-    // the image at once. In one, later writes to /proc/self need it dumpable.
-    if !in_userns {
+    // the image at once. In one, later writes to /proc/self (oom_score_adj,
+    // mode 0644) need it dumpable: becoming root in the new user namespace
+    // (setresuid in stage 1, a change of euid) made the process
+    // non-dumpable, and a non-dumpable process's /proc files belong to the
+    // host's root, which the namespace's root cannot write. It is made
+    // non-dumpable again before it reports Ready.
+    if in_userns {
+        attrs::set_dumpable();
+    } else {
         attrs::set_non_dumpable();
     }
     crate::logging::debug(format!("started as host pid {host_pid}"));
@@ -203,6 +210,8 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     }
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if !cfg.no_new_keyring {
+        // Before pivot_root: /proc here is the host's, in this mount namespace.
+        security::lsm::set_keycreate_label(process)?;
         join_session_keyring(cfg.id);
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());

@@ -5,9 +5,11 @@ mod devices;
 pub mod idmap;
 pub mod options;
 pub mod paths;
+pub mod procfs;
 
 use crate::cgroups::{self, Version};
 use crate::error::{Context, Error, Result};
+use crate::security::lsm;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use oci_spec::runtime::{Mount, Spec};
 use paths::{Kind, ensure, fd_path, open_in_root};
@@ -172,7 +174,8 @@ fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, i: usize, m: &Mount) -> R
     } else {
         let target = ensure(root, dest, Kind::Dir)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-        let data = opts.data();
+        let label = lsm::mount_label(s.spec)?;
+        let data = lsm::label_mount_data(opts.data(), label.filter(|_| lsm::takes_context(typ)));
         let flags = opts.flags - MsFlags::MS_REC;
         let res = mount(
             Some(&source),
@@ -207,6 +210,11 @@ fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, i: usize, m: &Mount) -> R
                     NONE,
                 )
                 .ctx(|| format!("bind /dev/mqueue on {}", dest.display()))?;
+            }
+            Ok(()) if typ == "mqueue" && label.is_some() => {
+                let top = open_in_root(root, dest, libc::O_RDONLY | libc::O_DIRECTORY)
+                    .ctx(|| format!("reopen {}", dest.display()))?;
+                lsm::label_file(top.as_fd(), dest, label.unwrap_or_default())?;
             }
             r => r.map_err(|errno| {
                 let hint = match errno {
@@ -346,12 +354,13 @@ fn mount_cgroup(
         return remount_bind(&fd_path(&top), flags).ctx(|| format!("remount {}", dest.display()));
     }
     let tmpfs_flags = flags - MsFlags::MS_RDONLY;
+    let data = lsm::label_mount_data(Some("mode=755".into()), lsm::mount_label(s.spec)?);
     mount(
         Some("tmpfs"),
         &fd_path(&target),
         Some("tmpfs"),
         tmpfs_flags,
-        Some("mode=755"),
+        data.as_deref(),
     )
     .ctx(|| format!("mount tmpfs for cgroups on {}", dest.display()))?;
     for h in cgroups::v1_hierarchies()?.iter().filter(|h| !h.is_v2) {
@@ -396,7 +405,7 @@ fn mount_cgroup(
             &fd_path(&top),
             NONE,
             MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY,
-            Some("mode=755"),
+            data.as_deref(),
         )
         .ctx(|| format!("remount {} read-only", dest.display()))?;
     }
@@ -431,6 +440,7 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
 /// and root, and the root's propagation.
 pub fn finalize(spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
+    let mount_label = lsm::mount_label(spec)?;
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         let mut keys: Vec<&String> = sysctl.keys().collect();
         keys.sort();
@@ -454,7 +464,8 @@ pub fn finalize(spec: &Spec) -> Result<()> {
         .flatten()
         .enumerate()
     {
-        mask_path(Path::new(p)).map_err(|e| e.wrap(format!("/linux/maskedPaths/{i}")))?;
+        mask_path(Path::new(p), mount_label)
+            .map_err(|e| e.wrap(format!("/linux/maskedPaths/{i}")))?;
     }
     let dev_ro = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/dev")
@@ -549,7 +560,7 @@ fn readonly_path(p: &Path) -> Result<()> {
         .ctx(|| format!("remount {} read-only", p.display()))
 }
 
-fn mask_path(p: &Path) -> Result<()> {
+fn mask_path(p: &Path, label: Option<&str>) -> Result<()> {
     let Some((fd, st)) = open_target(p)? else {
         return Ok(());
     };
@@ -559,7 +570,7 @@ fn mask_path(p: &Path) -> Result<()> {
             &fd_path(&fd),
             Some("tmpfs"),
             MsFlags::MS_RDONLY,
-            NONE,
+            lsm::label_mount_data(None, label).as_deref(),
         )
         .ctx(|| format!("mask {} with an empty tmpfs", p.display()))
     } else {

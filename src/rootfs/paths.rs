@@ -8,8 +8,11 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Component, Path, PathBuf};
 
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 #[repr(C)]
 struct OpenHow {
@@ -18,24 +21,24 @@ struct OpenHow {
     resolve: u64,
 }
 
-/// openat2(dirfd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
-pub fn open_in_root(
-    root: BorrowedFd,
+/// openat2(dirfd, path, flags | O_CLOEXEC, resolve).
+pub fn openat2(
+    dir: BorrowedFd,
     path: &Path,
     flags: i32,
+    resolve: u64,
 ) -> std::result::Result<OwnedFd, Errno> {
-    let rel = relative(path);
-    let c = CString::new(rel.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        resolve,
     };
     // SAFETY: how and c outlive the call; size matches the struct.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_openat2,
-            root.as_raw_fd(),
+            dir.as_raw_fd(),
             c.as_ptr(),
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
@@ -46,6 +49,20 @@ pub fn open_in_root(
     }
     // SAFETY: the kernel just handed us this descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// openat2(dirfd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
+pub fn open_in_root(
+    root: BorrowedFd,
+    path: &Path,
+    flags: i32,
+) -> std::result::Result<OwnedFd, Errno> {
+    openat2(
+        root,
+        &relative(path),
+        flags,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 /// `path` made relative ("." for the root itself), dropping leading `/`.

@@ -1,7 +1,9 @@
-//! Privileges of the container process: capabilities and no_new_privs.
+//! Privileges of the container process: capabilities, seccomp,
+//! no_new_privs, and AppArmor / SELinux labels.
 
 pub mod capabilities;
 pub mod exeseal;
+pub mod lsm;
 pub mod seccomp;
 
 /// The seccomp section of `features`: what `seccomp::compile` accepts.

@@ -23,7 +23,13 @@ fn create_raw(rt: &Runtime, bundle: &Path, id: &str) -> Out {
 
 /// Asserts `o` failed and nothing was left: no state dir in --root, no
 /// cgroup at the configured path, no mount mentioning the bundle.
-fn assert_failed_cleanly(rt: &Runtime, b: &Bundle, parent: &CgroupParent, id: &str, o: Out) -> Out {
+pub fn assert_failed_cleanly(
+    rt: &Runtime,
+    b: &Bundle,
+    parent: &CgroupParent,
+    id: &str,
+    o: Out,
+) -> Out {
     let o = o.fail();
     assert!(
         !rt.root().join(id).exists(),
