@@ -784,3 +784,78 @@ fn exe_protection_keeps_a_piped_process_json() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// CVE-2021-30465: a container swaps a path of a shared volume between a
+/// directory and a symlink to a host directory while another container is
+/// created with a mount whose destination runs through that path. Every
+/// destination must resolve inside the new container's rootfs at the
+/// moment of the mount (openat2 RESOLVE_IN_ROOT, mount on the fd): nothing
+/// may be created or mounted in the host directory, whichever state the
+/// race catches.
+#[test]
+fn mount_destination_symlink_swap_race_stays_in_rootfs() {
+    let volume = TempDir::new("race-vol");
+    let host_target = TempDir::new("race-target");
+    let rt = Runtime::new();
+    // The attacker: swaps /vol/d between a directory and a symlink to the
+    // host directory as fast as it can.
+    let mut attacker = Bundle::new(&[]);
+    attacker.bind(volume.path(), "/vol", &[]);
+    attacker.set_args(&[
+        "sh",
+        "-c",
+        &format!(
+            "while :; do rm -rf /vol/d; mkdir /vol/d; rm -rf /vol/d; ln -s {} /vol/d; done",
+            host_target.path().display()
+        ),
+    ]);
+    let attacker_id = unique_id("race-attacker");
+    rt.create_start(&attacker, &attacker_id);
+    // The victim: its tmpfs destination runs through the swapped path.
+    let mut victim = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep -c ' /vol/d/x \\| /x ' /proc/self/mountinfo || true",
+    ]);
+    victim.bind(volume.path(), "/vol", &[]);
+    victim.add_mount(
+        json!({"destination": "/vol/d/x", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=64k"]}),
+    );
+    let (mut contained, mut refused) = (0, 0);
+    for round in 0..40 {
+        let id = unique_id("race-victim");
+        let o = rt.run_with(&victim, &id, &[]);
+        if o.success() {
+            contained += 1;
+        } else {
+            assert!(
+                o.stderr.starts_with("hull: ") || !runtime_is_hull(),
+                "round {round}: {o}"
+            );
+            if refused == 0 {
+                println!("first refusal: {}", o.stderr.trim());
+            }
+            refused += 1;
+        }
+        let entries: Vec<_> = fs::read_dir(host_target.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            entries.is_empty(),
+            "round {round}: the mount destination escaped into the host dir: {entries:?} ({o})"
+        );
+        assert!(
+            mounts_under(host_target.path()).is_empty(),
+            "round {round}: the host dir got a mount"
+        );
+    }
+    println!("symlink-swap race: {contained} runs contained the mount, {refused} refused");
+    assert!(
+        contained > 0,
+        "no run succeeded: the race test exercised nothing"
+    );
+    rt.kill(&attacker_id, "KILL").ok();
+}
