@@ -70,7 +70,8 @@ test: deps lint build oci-checker
 # The host mounts cgroup v1 hierarchies, so the cgroup v2 tests run in a VM
 # whose only hierarchy is cgroup v2. The `integration` and `oci-validation`
 # test binaries (and the static checker) are built here and run there in one
-# VM boot, filtered to the tests whose names contain "cgroup"; then the
+# VM boot, filtered to the tests whose names contain "cgroup" (plus the
+# rootless tests: user namespaces and delegation on pure v2); then the
 # guest script fails the run if any cgroup was left behind.
 test-v2: oci-checker
 	@if [[ ! -e "$(CGROUP2_VM)" ]]; then \

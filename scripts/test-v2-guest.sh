@@ -1,14 +1,16 @@
 #!/bin/sh
 # Runs inside the cgroup v2 VM (see `make test-v2`): the integration and
 # oci-validation test binaries, filtered to the tests whose names contain
-# "cgroup", then checks that they left no cgroup behind. The VM's cgroup
-# tree is fresh, so every directory that was not there before the tests
+# "cgroup" (plus the rootless integration tests), then checks that they
+# left no cgroup behind. The VM's cgroup tree is fresh, so every directory that was not there before the tests
 # was made by them (or by the runtime they drove).
 #   usage: test-v2-guest.sh INTEGRATION_EXE OCI_VALIDATION_EXE
 set -u
 root=/sys/fs/cgroup
 before=$(find "$root" -mindepth 1 -type d | sort)
 "$1" cgroup --test-threads=1 --show-output; a=$?
+# Rootless mode on a pure v2 host (user namespaces, delegated subtrees).
+"$1" rootless --skip cgroup --test-threads=1 --show-output || a=1
 "$2" cgroup --test-threads=1 --show-output; b=$?
 after=$(find "$root" -mindepth 1 -type d | sort)
 new=$(printf '%s\n' "$after" | grep -vxF -e "$(printf '%s\n' "$before")" | grep -v '^$')
