@@ -8,6 +8,7 @@ time.perf_counter_ns() around subprocess.run(); stdio go to /dev/null and a
 log file (never a pipe, which a created container would hold open).
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import statistics
@@ -136,6 +137,55 @@ def fmt(x, unit=""):
     return "n/a" if x is None else f"{x:.2f}{unit}"
 
 
+def sleep_bundle(rt):
+    """A copy of rt's bundle whose process is `sleep 3600` (made once)."""
+    bundle = rt.bundle + "-sleep"
+    if not os.path.isdir(bundle):
+        subprocess.run(["cp", "-a", rt.bundle, bundle], check=False)
+        cfg_path = os.path.join(bundle, "config.json")
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+        cfg["process"]["args"] = ["sleep", "3600"]
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f)
+    return bundle
+
+
+def pool_map(fn, items, jobs):
+    """fn over items with at most `jobs` in flight; results in order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
+        return list(ex.map(fn, items))
+
+
+def scale_once(rt, n, jobs, tag):
+    """Create+start n `sleep` containers in parallel, then delete -f them in
+    parallel. Returns (up_ns, down_ns, failures); nothing is left behind."""
+    bundle = sleep_bundle(rt)
+    ids = [f"{tag}-{rt.name}-s{n}-{k}" for k in range(n)]
+
+    def up(cid):
+        _, rc = timed(rt.argv("create", "-b", bundle, cid), rt.log)
+        if rc == 0:
+            _, rc = timed(rt.argv("start", cid), rt.log)
+        return rc == 0
+
+    def down(cid):
+        _, rc = timed(rt.argv("delete", "-f", cid), rt.log)
+        return rc == 0
+
+    t0 = time.perf_counter_ns()
+    ok_up = pool_map(up, ids, jobs)
+    t_up = time.perf_counter_ns() - t0
+    t0 = time.perf_counter_ns()
+    ok_down = pool_map(down, ids, jobs)
+    t_down = time.perf_counter_ns() - t0
+    failures = ok_up.count(False) + ok_down.count(False)
+    for entry in os.listdir(rt.root):  # should be none
+        failures += 1
+        quiet(rt.argv("delete", "-f", entry))
+    return t_up, t_down, failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=50)
@@ -145,7 +195,21 @@ def main():
     ap.add_argument("--wrap", action="append", default=[],
                     help="runtime whose invocations need the cgroup2 tmpfs wrapper")
     ap.add_argument("--absent", action="append", default=[])
+    ap.add_argument("--scenarios", default="run,csd,exec,rss,scale,list",
+                    help="comma-separated subset of run,csd,exec,rss,scale,list")
+    ap.add_argument("--scale-ns", default="25,50,100,200",
+                    help="container counts of the parallel scale scenario")
+    ap.add_argument("--scale-jobs", type=int, default=16,
+                    help="worker pool size (invocations in flight) of scale and list")
+    ap.add_argument("--scale-reps", type=int, default=3)
+    ap.add_argument("--list-n", type=int, default=1000)
+    ap.add_argument("--list-rounds", type=int, default=20)
     a = ap.parse_args()
+    scenarios = {x.strip() for x in a.scenarios.split(",") if x.strip()}
+    unknown = scenarios - {"run", "csd", "exec", "rss", "scale", "list"}
+    if unknown:
+        ap.error(f"--scenarios: unknown {', '.join(sorted(unknown))}")
+    scale_ns = [int(x) for x in a.scale_ns.replace(" ", ",").split(",") if x]
     sys.stdout.reconfigure(line_buffering=True)
 
     tag = f"b{os.getpid()}"
@@ -174,9 +238,10 @@ def main():
 
     # Scenario 1: run.
     run_ns = {rt.name: [] for rt in active}
-    print(f"bench: scenario 1/3: `run` x {a.rounds} rounds ({', '.join(r.name for r in active)})",
+    rounds = a.rounds if "run" in scenarios else 0
+    print(f"bench: scenario run: `run` x {rounds} rounds ({', '.join(r.name for r in active)})",
           file=sys.stderr)
-    for i in range(a.rounds):
+    for i in range(rounds):
         for rt in active:
             cid = f"{tag}-{rt.name}-run-{i}"
             t, rc = timed(rt.argv("run", "-b", rt.bundle, cid), rt.log)
@@ -196,8 +261,9 @@ def main():
     create_ns = {rt.name: [] for rt in active}
     start_ns = {rt.name: [] for rt in active}
     del_ns = {rt.name: [] for rt in active}
-    print(f"bench: scenario 2/3: create+start / delete x {a.rounds} rounds", file=sys.stderr)
-    for i in range(a.rounds):
+    rounds = a.rounds if "csd" in scenarios else 0
+    print(f"bench: scenario csd: create+start / delete x {rounds} rounds", file=sys.stderr)
+    for i in range(rounds):
         for rt in active:
             cid = f"{tag}-{rt.name}-csd-{i}"
             tc, rc = timed(rt.argv("create", "-b", rt.bundle, cid), rt.log)
@@ -223,24 +289,17 @@ def main():
     # Scenario 3: exec of /bin/true into a running container (`sleep` as init).
     exec_ns = {rt.name: [] for rt in active}
     sleepers = {}
-    for rt in active:
+    for rt in (active if "exec" in scenarios else []):
         cid = f"{tag}-{rt.name}-exec"
-        bundle = rt.bundle + "-sleep"
-        if not os.path.isdir(bundle):
-            subprocess.run(["cp", "-a", rt.bundle, bundle], check=False)
-            cfg_path = os.path.join(bundle, "config.json")
-            with open(cfg_path) as f:
-                cfg = json.load(f)
-            cfg["process"]["args"] = ["sleep", "3600"]
-            with open(cfg_path, "w") as f:
-                json.dump(cfg, f)
+        bundle = sleep_bundle(rt)
         _, rc = timed(rt.argv("run", "-d", "-b", bundle, cid), rt.log)
         if rc == 0:
             sleepers[rt.name] = cid
         else:
             fail(rt, "run -d (exec scenario)", cid)
-    print(f"bench: scenario 3/3: exec x {a.rounds} rounds", file=sys.stderr)
-    for i in range(a.rounds):
+    rounds = a.rounds if "exec" in scenarios else 0
+    print(f"bench: scenario exec: exec x {rounds} rounds", file=sys.stderr)
+    for i in range(rounds):
         for rt in active:
             cid = sleepers.get(rt.name)
             if cid is None:
@@ -257,7 +316,9 @@ def main():
     # Peak RSS of `run` (GNU time's %M, KiB: the largest process it reaped).
     rss = {rt.name: [] for rt in active}
     time_bin = "/usr/bin/time"
-    if os.access(time_bin, os.X_OK):
+    if "rss" not in scenarios:
+        pass
+    elif os.access(time_bin, os.X_OK):
         for i in range(a.rss_samples):
             for rt in active:
                 cid = f"{tag}-{rt.name}-rss-{i}"
@@ -276,6 +337,72 @@ def main():
                     fail(rt, "run (rss)", cid)
     else:
         print("bench: /usr/bin/time missing: no RSS numbers", file=sys.stderr)
+
+    # Scenario scale: N containers created+started in parallel, then deleted.
+    scale = {}  # (rt, n) -> {"up": [], "down": [], "total": []}
+    scale_fail = {rt.name: 0 for rt in active}
+    if "scale" in scenarios:
+        print(f"bench: scenario scale: N = {scale_ns}, pool of {a.scale_jobs} workers, "
+              f"{a.scale_reps} reps", file=sys.stderr)
+        for r in range(a.scale_reps):
+            for j, n in enumerate(scale_ns):
+                k = (r + j) % len(active)
+                for rt in active[k:] + active[:k]:
+                    up, down, nfail = scale_once(rt, n, a.scale_jobs, f"{tag}r{r}")
+                    scale_fail[rt.name] += nfail
+                    d = scale.setdefault((rt.name, n), {"up": [], "down": [], "total": []})
+                    if nfail == 0:
+                        d["up"].append(up)
+                        d["down"].append(down)
+                        d["total"].append(up + down)
+                    else:
+                        rt.failures += nfail
+                        rt.last_error = "scale: " + (log_tail(rt.log, 3) or "(no message)")
+
+    # Scenario list: `list` and `state` with list_n created containers in the
+    # root, against `list` of an empty root (the fixed cost of one invocation).
+    listing = {rt.name: {"list": [], "json": [], "empty": [], "state": []} for rt in active}
+    list_counts = {}
+    if "list" in scenarios and a.list_n > 0:
+        print(f"bench: scenario list: creating {a.list_n} containers per runtime "
+              f"(pool of {a.scale_jobs})", file=sys.stderr)
+        populated = {}
+        for rt in active:
+            empty = rt.root + "-empty"
+            os.makedirs(empty, exist_ok=True)
+            ids = [f"{tag}-{rt.name}-l{k}" for k in range(a.list_n)]
+
+            def create(cid, rt=rt):
+                _, rc = timed(rt.argv("create", "-b", rt.bundle, cid), rt.log)
+                return rc == 0
+            ok = pool_map(create, ids, a.scale_jobs)
+            populated[rt.name] = (ids, empty)
+            if not all(ok):
+                rt.failures += ok.count(False)
+                rt.last_error = "list: create: " + (log_tail(rt.log, 3) or "(no message)")
+            p = subprocess.run(rt.argv("list", "-q"), stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True)
+            list_counts[rt.name] = (len(p.stdout.split()), ok.count(True))
+        print(f"bench: scenario list: {a.list_rounds} rounds", file=sys.stderr)
+        for i in range(a.list_rounds):
+            for rt in active:
+                ids, empty = populated[rt.name]
+                mid = ids[len(ids) // 2]
+                for key, argv in (("list", rt.argv("list")),
+                                  ("json", rt.argv("list", "--format", "json")),
+                                  ("state", rt.argv("state", mid))):
+                    t, rc = timed(argv, rt.log)
+                    if rc == 0:
+                        listing[rt.name][key].append(t)
+                    else:
+                        fail(rt, key, mid)
+                argv = [x if x != rt.root else empty for x in rt.argv("list")]
+                t, rc = timed(argv, rt.log)
+                if rc == 0:
+                    listing[rt.name]["empty"].append(t)
+        for rt in active:
+            ids, _ = populated[rt.name]
+            pool_map(lambda cid, rt=rt: quiet(rt.argv("delete", "-f", cid)), ids, a.scale_jobs)
 
     # Leftovers (should be none).
     for rt in active:
@@ -297,6 +424,8 @@ def main():
         return out
 
     def table(title, samples_by_rt, n_wrappers):
+        if not any(samples_by_rt.values()):
+            return {}
         print(f"\n{title}")
         print(f"  {'runtime':<18}{'median':>10}{'min':>10}{'p90':>10}{'n':>6}")
         meds = {}
@@ -306,7 +435,7 @@ def main():
                   f"{fmt(pct(xs, 90)):>10}{len(xs):>6}")
         return meds
 
-    def ratios(meds):
+    def ratios(meds, what=""):
         h = meds.get("hull")
         parts = []
         for label, m in meds.items():
@@ -315,16 +444,18 @@ def main():
             r = f"{h / m:.2f}" if (h is not None and m) else "n/a"
             parts.append(f"hull/{label} = {r}")
         if parts:
-            print("  ratios (median): " + ", ".join(parts))
+            print(f"  ratios{what} (median): " + ", ".join(parts))
 
     print()
     print("=" * 64)
-    print(f"hull startup benchmark: {a.rounds} interleaved rounds, times in ms (wall)")
+    print(f"hull benchmark: {', '.join(sorted(scenarios))}; {a.rounds} interleaved rounds "
+          f"of run/csd/exec, times in ms (wall)")
     print(f"runtimes: " + ", ".join(f"{rt.name} ({rt.binary})" for rt in active))
     if absent:
         print("left out: " + "; ".join(f"{n}: {w.splitlines()[0]}" for n, w in absent.items()))
-    print(f"baseline: spawning /bin/true from the harness: {fmt(ms(true_med))} ms")
-    if wrap_needed:
+    if true_med is not None:
+        print(f"baseline: spawning /bin/true from the harness: {fmt(ms(true_med))} ms")
+    if wrap_needed and wrap_med is not None:
         print(f"crun wrapper (unshare -m + tmpfs mount) around /bin/true: "
               f"{fmt(ms(wrap_med) if wrap_med else None)} ms median")
     print("=" * 64)
@@ -336,11 +467,53 @@ def main():
     ratios(table("delete  (after the container stopped)", del_ns, 1))
     ratios(table("exec ID /bin/true  (into a running container)", exec_ns, 1))
 
-    print("\npeak RSS of `run` (GNU time %M, the largest process reaped, MiB)")
-    print(f"  {'runtime':<18}{'median':>10}{'max':>10}{'n':>6}")
-    for rt in active:
-        xs = [k / 1024 for k in rss[rt.name]]
-        print(f"  {rt.name:<18}{fmt(med(xs)):>10}{fmt(max(xs) if xs else None):>10}{len(xs):>6}")
+    if any(rss.values()):
+        print("\npeak RSS of `run` (GNU time %M, the largest process reaped, MiB)")
+        print(f"  {'runtime':<18}{'median':>10}{'max':>10}{'n':>6}")
+        meds = {}
+        for rt in active:
+            xs = [k / 1024 for k in rss[rt.name]]
+            meds[rt.name] = med(xs)
+            print(f"  {rt.name:<18}{fmt(med(xs)):>10}{fmt(max(xs) if xs else None):>10}"
+                  f"{len(xs):>6}")
+        ratios(meds)
+
+    if scale:
+        print(f"\nparallel scale: N `sleep` containers create+start, then delete -f, "
+              f"{a.scale_jobs} invocations in flight; wall ms, median of {a.scale_reps}")
+        print(f"  {'N':>5}  {'runtime':<8}{'up':>10}{'down':>10}{'total':>10}"
+              f"{'ms/ctr':>9}  ratios (total)")
+        for n in scale_ns:
+            tot = {}
+            for rt in active:
+                d = scale.get((rt.name, n), {"up": [], "down": [], "total": []})
+                up, down, total = (med([ms(x) for x in d[k]]) for k in ("up", "down", "total"))
+                tot[rt.name] = total
+                per = total / n if total is not None else None
+                print(f"  {n:>5}  {rt.name:<8}{fmt(up):>10}{fmt(down):>10}{fmt(total):>10}"
+                      f"{fmt(per):>9}")
+            h = tot.get("hull")
+            parts = [f"hull/{k} = {h / v:.2f}" for k, v in tot.items()
+                     if k != "hull" and h is not None and v]
+            if parts:
+                print(f"  {'':>5}  {'':<8}{'':>39}  " + ", ".join(parts))
+
+    if any(v for d in listing.values() for v in d.values()):
+        print(f"\nlist / state with {a.list_n} created containers in the root; "
+              f"ms, median of {a.list_rounds}")
+        print(f"  {'runtime':<10}{'listed':>8}{'list':>10}{'list json':>11}{'empty root':>12}"
+              f"{'us/ctr':>9}{'state':>9}")
+        meds = {}
+        for rt in active:
+            d = {k: med([ms(x) for x in v]) for k, v in listing[rt.name].items()}
+            meds[rt.name] = d
+            per = ((d["list"] - d["empty"]) * 1000 / a.list_n
+                   if d["list"] is not None and d["empty"] is not None else None)
+            listed = list_counts.get(rt.name, (0, 0))
+            print(f"  {rt.name:<10}{f'{listed[0]}/{listed[1]}':>8}{fmt(d['list']):>10}"
+                  f"{fmt(d['json']):>11}{fmt(d['empty']):>12}{fmt(per):>9}{fmt(d['state']):>9}")
+        for key in ("list", "state"):
+            ratios({k: v[key] for k, v in meds.items()}, f" of {key}")
 
     failed = [rt for rt in active if rt.failures]
     if failed:

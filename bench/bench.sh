@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
 # Startup benchmark: hull side by side with runc and crun.
 #
-#   bench/bench.sh            (BENCH_ROUNDS=50 BENCH_RSS_SAMPLES=5 by default)
+#   bench/bench.sh            (every scenario, defaults below)
+#
+#   BENCH_SCENARIOS    run,csd,exec,rss,scale,list (a subset for a quick run,
+#                      e.g. BENCH_SCENARIOS=run,exec BENCH_ROUNDS=20)
+#   BENCH_ROUNDS       50   rounds of run, csd and exec
+#   BENCH_RSS_SAMPLES  5
+#   BENCH_SCALE_NS     "25 50 100 200"   container counts of `scale`
+#   BENCH_SCALE_JOBS   16   invocations in flight (thread pool) in scale/list
+#   BENCH_SCALE_REPS   3
+#   BENCH_LIST_N       1000 containers in the root for `list`
+#   BENCH_LIST_ROUNDS  20
 #
 # Builds hull in release mode, makes one busybox bundle running /bin/true and
 # gives each runtime its own copy of it and its own --root in a temporary
 # directory. bench/bench.py then times, interleaved round by round:
-#   1. `RUNTIME --root R run -b B ID`
-#   2. `create` + `start` (summed) and `delete` as separate invocations
-# and measures peak RSS of `run` with /usr/bin/time. Reports medians in ms
-# and hull's ratios to the others. A runtime that is missing or fails is
-# reported and left out; the script exits 0.
+#   run    `RUNTIME --root R run -b B ID`
+#   csd    `create` + `start` (summed) and `delete` as separate invocations
+#   exec   `exec ID /bin/true` into a running `sleep` container
+#   rss    peak RSS of `run` with /usr/bin/time
+#   scale  N `sleep` containers created+started by a pool of BENCH_SCALE_JOBS
+#          workers, then `delete -f`'d by the same pool; wall time per N
+#   list   `list`, `list --format json` and `state` with BENCH_LIST_N created
+#          containers in the root, and `list` of an empty root
+# Reports medians in ms and hull's ratios to the others. A runtime that is
+# missing or fails is reported and left out; the script exits 0.
 #
 # On a hybrid cgroup host (v1 controllers plus cgroup2 at
 # /sys/fs/cgroup/unified), crun 1.8 refuses to run. Its invocations then run
@@ -88,7 +103,11 @@ if ! "$REPO/scripts/mkbundle.sh" "$TMP/bundle" --runtime runc -- /bin/true 2>"$T
     exit 0
 fi
 
-args=(--rounds "$ROUNDS" --rss-samples "$RSS_SAMPLES")
+args=(--rounds "$ROUNDS" --rss-samples "$RSS_SAMPLES"
+    --scenarios "${BENCH_SCENARIOS:-run,csd,exec,rss,scale,list}"
+    --scale-ns "${BENCH_SCALE_NS:-25 50 100 200}"
+    --scale-jobs "${BENCH_SCALE_JOBS:-16}" --scale-reps "${BENCH_SCALE_REPS:-3}"
+    --list-n "${BENCH_LIST_N:-1000}" --list-rounds "${BENCH_LIST_ROUNDS:-20}")
 for rt in hull runc crun; do
     case $rt in
         hull) bin=$HULL_BIN ;;

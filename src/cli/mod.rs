@@ -657,11 +657,15 @@ fn ps(root: &std::path::Path, id: &str, format: &str, args: &[String]) -> Result
     Ok(())
 }
 
+/// `list`: reads each state.json without locking (see `Container::peek`);
+/// per container that is state.json, /proc/PID/stat, and a stat of the
+/// state dir and of the start socket. Output is written in one piece.
 fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
+    use std::io::Write;
     let ids = container::list_ids(root)?;
     let mut containers: Vec<Container> = Vec::with_capacity(ids.len());
     for id in &ids {
-        match Container::load(root, id) {
+        match Container::peek(root, id) {
             Ok(c) => containers.push(c),
             // Deleted (or a create that died first) since the scan.
             Err(Error::NotFound(_)) => {}
@@ -671,24 +675,39 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
             )),
         }
     }
-    if quiet {
+    let out = if quiet {
+        let mut out = String::new();
         for c in &containers {
-            println!("{}", c.state.id);
+            out.push_str(&c.state.id);
+            out.push('\n');
         }
-        return Ok(());
+        out
+    } else {
+        let states: Vec<_> = containers.iter().map(|c| c.public_state()).collect();
+        if format == "json" {
+            let mut text = serde_json::to_string(&states).map_err(|e| Error::msg(e.to_string()))?;
+            text.push('\n');
+            text
+        } else {
+            list_table(&states)
+        }
+    };
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        // A closed pipe (e.g. `| head`) is not an error of `list`.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::msg(format!("list: write to stdout: {e}")))
+        }
+        _ => Ok(()),
     }
-    let states: Vec<_> = containers.iter().map(|c| c.public_state()).collect();
-    if format == "json" {
-        let text = serde_json::to_string(&states).map_err(|e| Error::msg(e.to_string()))?;
-        println!("{text}");
-        return Ok(());
-    }
+}
+
+fn list_table(states: &[container::PublicState<'_>]) -> String {
     let mut rows = vec![
         ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
             .map(String::from)
             .to_vec(),
     ];
-    for s in &states {
+    for s in states {
         rows.push(vec![
             s.id.to_string(),
             s.pid.to_string(),
@@ -698,8 +717,7 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<()> {
             s.owner.clone(),
         ]);
     }
-    print!("{}", table(&rows));
-    Ok(())
+    table(&rows)
 }
 
 /// Left-aligned columns, at least 12 wide with 3 spaces of padding.

@@ -147,11 +147,14 @@ pub fn validate_id(id: &str) -> Result<()> {
     }
 }
 
-/// A container's state dir, held locked for the life of this value.
+/// A container's state dir, held locked for the life of this value (except
+/// for a read-only `peek`).
 pub struct Container {
     pub dir: PathBuf,
     pub state: State,
-    _lock: Flock<File>,
+    _lock: Option<Flock<File>>,
+    /// `peek` found a `create` still holding the lock.
+    in_creation: bool,
 }
 
 fn lock_dir(dir: &Path) -> Result<Flock<File>> {
@@ -224,29 +227,58 @@ impl Container {
             }) => return Err(Error::NotFound(id.to_string())),
             Err(e) => return Err(e),
         };
-        let path = dir.join(STATE_FILE);
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // A create that died before writing state: nothing usable here.
-                return Err(Error::NotFound(id.to_string()));
-            }
-            Err(e) => return Err(e).ctx(|| format!("read {}", path.display())),
-        };
-        let state: State = serde_json::from_slice(&text)
-            .map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))?;
+        let state = read_state(&dir, id)?;
         Ok(Container {
             dir,
             state,
-            _lock: lock,
+            _lock: Some(lock),
+            in_creation: false,
         })
+    }
+
+    /// Reads a container's state without taking its lock, for `list`: one
+    /// command that holds a lock (a `create` in progress) must not stall the
+    /// listing of all the others. state.json is only ever replaced by a
+    /// rename, so the read sees one whole version of it.
+    pub fn peek(root: &Path, id: &str) -> Result<Container> {
+        validate_id(id)?;
+        let dir = root.join(id);
+        let state = read_state(&dir, id)?;
+        if state.status != Status::Creating {
+            return Ok(Container {
+                dir,
+                state,
+                _lock: None,
+                in_creation: false,
+            });
+        }
+        // "creating": a create still at work (it holds the lock) or one that
+        // died. Only in the second case is the lock free; the state is then
+        // read again under it, in case the create finished meanwhile.
+        let f = File::open(&dir).ctx(|| format!("open state dir {}", dir.display()))?;
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Container {
+                state: read_state(&dir, id)?,
+                dir,
+                _lock: Some(lock),
+                in_creation: false,
+            }),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(Container {
+                dir,
+                state,
+                _lock: None,
+                in_creation: true,
+            }),
+            Err((_, e)) => Err(e).ctx(|| format!("lock state dir {}", dir.display())),
+        }
     }
 
     pub fn from_parts(dir: PathBuf, state: State, lock: Flock<File>) -> Container {
         Container {
             dir,
             state,
-            _lock: lock,
+            _lock: Some(lock),
+            in_creation: false,
         }
     }
 
@@ -257,6 +289,9 @@ impl Container {
 
     /// The live status: the init must still be the same process.
     pub fn status(&self) -> Status {
+        if self.in_creation {
+            return Status::Creating;
+        }
         if self.state.pid <= 0 || !process_matches(self.state.pid, self.state.pid_start_time) {
             return Status::Stopped;
         }
@@ -333,6 +368,21 @@ impl Container {
     }
 }
 
+/// Parses `dir/state.json`; a missing file (a create that died before
+/// writing it) is NotFound.
+fn read_state(dir: &Path, id: &str) -> Result<State> {
+    let path = dir.join(STATE_FILE);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        Err(e) => return Err(e).ctx(|| format!("read {}", path.display())),
+    };
+    serde_json::from_slice(&text)
+        .map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))
+}
+
 /// Writes state.json so that a reader (or a crash) sees either the old
 /// file or the new one, never a part: the text goes to a temp file, which
 /// is fsynced and renamed over state.json, then the directory is fsynced so
@@ -369,9 +419,26 @@ pub fn write_state(dir: &Path, state: &State) -> Result<()> {
 
 /// Reads the start time (in clock ticks since boot) of a live, non-zombie process.
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parens: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    use std::io::Read;
+    // One open and (usually) one read into a stack buffer: `list` does this
+    // once per container. The line is far shorter than the buffer (a
+    // 16-byte comm and 52 numeric fields).
+    let mut f = File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 2048];
+    let mut len = 0;
+    while len < buf.len() {
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let stat = &buf[..len];
+    // The command name may hold spaces, parens and non-UTF-8 bytes: fields
+    // start after the last ')'.
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
     let mut fields = rest.split(' ');
     let state = fields.next()?;
     if state == "Z" || state == "X" {
@@ -404,17 +471,30 @@ pub fn process_matches(pid: i32, start_time: u64) -> bool {
     process_start_time(pid) == Some(start_time)
 }
 
-/// The user name owning a path, as `list` shows it.
+/// The user name owning a path, as `list` shows it. Names are looked up
+/// once per uid: `list` of many containers would otherwise scan the user
+/// database once per container.
 fn owner_of(dir: &Path) -> String {
+    thread_local! {
+        static NAMES: std::cell::RefCell<HashMap<u32, String>> = Default::default();
+    }
     let uid = match std::fs::metadata(dir) {
         Ok(m) => m.uid(),
         Err(_) => return String::new(),
     };
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| format!("#{uid}"))
+    NAMES.with(|names| {
+        names
+            .borrow_mut()
+            .entry(uid)
+            .or_insert_with(|| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+                    .unwrap_or_else(|| format!("#{uid}"))
+            })
+            .clone()
+    })
 }
 
 /// Ids of all containers under the root, sorted.

@@ -265,6 +265,69 @@ fn list_formats() {
     assert_eq!(lines, [id.as_str()], "list -q output: {q:?}");
 }
 
+/// `list` reads state.json without the container's lock: a command holding
+/// the lock (here the test itself) does not stall it. A "creating" state
+/// whose create still holds the lock is listed as creating; once nobody
+/// holds it (the create died) it is stopped.
+#[test]
+fn list_does_not_wait_for_locked_containers() {
+    use nix::fcntl::{Flock, FlockArg};
+    if !hull_only("hull's state dir lock and state.json layout") {
+        return;
+    }
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("lslock");
+    rt.create(&b, &id).ok();
+    let dir = rt.root().join(&id);
+    let lock = Flock::lock(fs::File::open(&dir).unwrap(), FlockArg::LockExclusive).unwrap();
+
+    // A create still at work: its state says "creating", its lock is held.
+    let busy = unique_id("lsbusy");
+    let busy_dir = rt.root().join(&busy);
+    fs::create_dir(&busy_dir).unwrap();
+    let mut st: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("state.json")).unwrap()).unwrap();
+    st["id"] = busy.as_str().into();
+    st["status"] = "creating".into();
+    st["pid"] = 0.into();
+    st["pidStartTime"] = 0.into();
+    fs::write(busy_dir.join("state.json"), st.to_string()).unwrap();
+    let busy_lock =
+        Flock::lock(fs::File::open(&busy_dir).unwrap(), FlockArg::LockExclusive).unwrap();
+
+    let list = |what: &str| -> serde_json::Value {
+        let o = rt.cmd_opts(
+            &["list", "--format", "json"],
+            CmdOpts {
+                timeout: Some(Duration::from_secs(5)),
+                ..Default::default()
+            },
+        );
+        assert!(o.success(), "list {what}: {o}");
+        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("list json ({e}): {o}"))
+    };
+    let status_of = |v: &serde_json::Value, id: &str| -> String {
+        let arr = v.as_array().expect("list --format json must be an array");
+        let c = arr
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing from {v}"));
+        c["status"].as_str().unwrap_or("").to_string()
+    };
+    let v = list("with both locks held");
+    assert_eq!(status_of(&v, &id), "created", "{v}");
+    assert_eq!(status_of(&v, &busy), "creating", "{v}");
+
+    drop(busy_lock);
+    drop(lock);
+    let v = list("after the locks went");
+    assert_eq!(status_of(&v, &busy), "stopped", "{v}");
+    rt.delete_force(&busy).ok();
+    rt.delete_force(&id).ok();
+    assert!(!busy_dir.exists() && !dir.exists());
+}
+
 #[test]
 fn list_empty_root() {
     let rt = Runtime::new();
