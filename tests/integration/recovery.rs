@@ -5,7 +5,8 @@ use crate::common::*;
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Writes `bytes` as a container's state.json and checks that `state`
@@ -713,4 +714,51 @@ fn run_as_subreaper_reaps_orphans_and_keeps_the_init_status() {
     );
     let status = wait_child(&mut child, "reaper");
     assert_eq!(status.code(), Some(5), "run's status {status:?}");
+}
+
+/// state.json writes are synced to disk where the state root survives a
+/// reboot, and not on tmpfs (/run on most hosts), where fsync has nothing to
+/// make durable and would only cost time. Counted with strace.
+#[test]
+fn recovery_state_writes_are_synced_only_on_a_persistent_root() {
+    if !hull_only("hull's state write policy") {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        println!("SKIPPED: strace is not installed");
+        return;
+    }
+    let b = Bundle::new(&["true"]);
+    let bundle = b.path().to_string_lossy().to_string();
+    let persistent = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_id("root"));
+    let volatile = TempDir::new("tmpfs-root");
+    let count = |root: &str, mount_tmpfs: bool| -> usize {
+        let id = unique_id("sync");
+        let script = format!(
+            "{}exec strace -f -qq -e trace=fsync {} --root {root} run --bundle {bundle} {id}",
+            if mount_tmpfs {
+                format!("mount -t tmpfs tmpfs {root} && ")
+            } else {
+                String::new()
+            },
+            runtime_bin().display()
+        );
+        let o = Command::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{script}: {err}");
+        err.lines().filter(|l| l.contains("fsync(")).count()
+    };
+    fs::create_dir_all(&persistent).unwrap();
+    let on_disk = count(&persistent.to_string_lossy(), false);
+    let _ = fs::remove_dir_all(&persistent);
+    let on_tmpfs = count(&volatile.path().to_string_lossy(), true);
+    assert!(
+        on_disk >= 4,
+        "state writes on {} were not synced ({on_disk} fsyncs)",
+        persistent.display()
+    );
+    assert_eq!(on_tmpfs, 0, "fsync on a tmpfs state root");
 }
