@@ -14,8 +14,9 @@
 #   BENCH_LIST_ROUNDS  20
 #
 # Builds hull in release mode, makes one busybox bundle running /bin/true and
-# gives each runtime its own copy of it and its own --root in a temporary
-# directory. bench/bench.py then times, interleaved round by round:
+# gives each runtime its own copy of it and its own --root on a tmpfs (as
+# /run, where engines keep runtime state, is on most hosts; on a persistent
+# root hull also fsyncs its state writes, which runc and crun do not). bench/bench.py then times, interleaved round by round:
 #   run    `RUNTIME --root R run -b B ID`
 #   csd    `create` + `start` (summed) and `delete` as separate invocations
 #   exec   `exec ID /bin/true` into a running `sleep` container
@@ -78,22 +79,9 @@ fi
 # Hybrid cgroup layout: v1 controllers plus cgroup2 at /sys/fs/cgroup/unified.
 HYBRID=0
 awk '$5 == "/sys/fs/cgroup/unified" && $0 ~ / - cgroup2 /' /proc/self/mountinfo | grep -q . && HYBRID=1
-WRAP='mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec "$@"'
 
 TMP=$(mktemp -d /tmp/hull-bench.XXXXXX)
-cleanup() {
-    # bench.py deletes its containers; this is the safety net.
-    for rt in hull runc crun; do
-        [[ -d $TMP/$rt/root ]] || continue
-        bin=$(cat "$TMP/$rt/bin" 2>/dev/null) || continue
-        pre=()
-        [[ $rt == crun && $HYBRID == 1 ]] && pre=(unshare -m sh -c "$WRAP" sh)
-        for id in $(ls "$TMP/$rt/root" 2>/dev/null); do
-            "${pre[@]}" "$bin" --root "$TMP/$rt/root" delete -f "$id" >/dev/null 2>&1 || true
-        done
-    done
-    rm -rf --one-file-system "$TMP"
-}
+cleanup() { rm -rf --one-file-system "$TMP"; }
 trap cleanup EXIT
 
 # The bundle's config comes from `runc spec` (a plain OCI config with the
@@ -118,21 +106,33 @@ for rt in hull runc crun; do
         args+=(--absent "$rt")
         continue
     fi
-    mkdir -p "$TMP/$rt/root"
+    mkdir -p "$TMP/$rt" "$TMP/roots/$rt"
     cp -a "$TMP/bundle" "$TMP/$rt/bundle"
     echo "$bin" >"$TMP/$rt/bin"
-    args+=(--runtime "$rt" "$bin" "$TMP/$rt/root" "$TMP/$rt/bundle")
+    args+=(--runtime "$rt" "$bin" "$TMP/roots/$rt" "$TMP/$rt/bundle")
 done
 
+# The whole benchmark runs in one private mount namespace (the host's own
+# mounts are untouched) with a tmpfs for the state roots. On a hybrid host a
+# tmpfs there also hides the cgroup2 mount, which crun refuses: rather than
+# wrap crun alone (and subtract the wrapper's cost), all three runtimes see
+# the same pure-v1 host.
+setup="mount -t tmpfs tmpfs '$TMP/roots'"
 if ((HYBRID)); then
-    # crun refuses a hybrid layout. Rather than wrap crun alone (and
-    # subtract the wrapper's cost), every runtime runs inside one private
-    # mount namespace in which a tmpfs hides the cgroup2 mount: all three
-    # see the same pure-v1 host. The host's own mounts are untouched.
-    say "hybrid cgroup layout: the whole benchmark runs in a private mount namespace with a tmpfs over /sys/fs/cgroup/unified"
-    unshare -m --propagation private sh -c "$WRAP" sh python3 "$REPO/bench/bench.py" "${args[@]}" \
-        || say "bench.py failed (status $?)"
-else
-    python3 "$REPO/bench/bench.py" "${args[@]}" || say "bench.py failed (status $?)"
+    say "hybrid cgroup layout: the benchmark's private mount namespace has a tmpfs over /sys/fs/cgroup/unified"
+    setup+=" && mount -t tmpfs tmpfs /sys/fs/cgroup/unified"
 fi
+# bench.py deletes its containers; the loop after it is the safety net (it
+# must run in the namespace that holds the roots).
+inner="$setup"' || exit 1
+"$@"; status=$?
+for rt in hull runc crun; do
+    bin=$(cat "'"$TMP"'/$rt/bin" 2>/dev/null) || continue
+    for id in $(ls "'"$TMP"'/roots/$rt" 2>/dev/null); do
+        "$bin" --root "'"$TMP"'/roots/$rt" delete -f "$id" >/dev/null 2>&1
+    done
+done
+exit $status'
+unshare -m --propagation private sh -c "$inner" sh python3 "$REPO/bench/bench.py" "${args[@]}" \
+    || say "bench.py failed (status $?)"
 exit 0
