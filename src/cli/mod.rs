@@ -282,7 +282,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    Cli::try_parse_from(argv)
+    use clap::{CommandFactory, FromArgMatches};
+    // Built (and, in debug builds, self-checked) once: the fuzz target
+    // parses hundreds of thousands of command lines.
+    static CMD: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
+    let cmd = CMD.get_or_init(|| {
+        let mut c = Cli::command();
+        c.build();
+        c
+    });
+    let mut m = cmd.clone().try_get_matches_from(argv)?;
+    Cli::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut Cli::command()))
 }
 
 impl Cli {
@@ -537,10 +547,15 @@ impl UpdateArgs {
         T: Into<std::ffi::OsString> + Clone,
     {
         use clap::FromArgMatches;
-        let cmd = <UpdateArgs as Args>::augment_args(clap::Command::new("update"));
+        static CMD: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
+        let cmd = CMD.get_or_init(|| {
+            let mut c = <UpdateArgs as Args>::augment_args(clap::Command::new("update"));
+            c.build();
+            c
+        });
         let argv = std::iter::once(std::ffi::OsString::from("update"))
             .chain(flags.into_iter().map(Into::into));
-        UpdateArgs::from_arg_matches(&cmd.try_get_matches_from(argv)?)
+        UpdateArgs::from_arg_matches(&cmd.clone().try_get_matches_from(argv)?)
     }
 
     /// The changes `update` applies: the `--resources` JSON (`json`, None
@@ -860,6 +875,52 @@ mod tests {
     fn command_line_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_lines_are_checked_without_running() {
+        let ok = |argv: &[&str]| parse_args(argv.iter().copied()).unwrap().check();
+        ok(&["hull", "kill", "c1", "RTMIN+2"]).unwrap();
+        ok(&[
+            "hull",
+            "update",
+            "--memory",
+            "64m",
+            "--cpuset-cpus",
+            "0-3",
+            "c1",
+        ])
+        .unwrap();
+        ok(&[
+            "hull",
+            "exec",
+            "-u",
+            "1:2",
+            "--cap",
+            "NET_ADMIN",
+            "c1",
+            "sh",
+        ])
+        .unwrap();
+        for bad in [
+            &["hull", "kill", "c1", "SIGNOPE"][..],
+            &["hull", "update", "--memory", "9223372036854775807g", "c1"],
+            &["hull", "update", "--cpuset-mems", "1-0", "c1"],
+            &["hull", "exec", "--cap", "NOPE", "c1", "sh"],
+            &["hull", "exec", "c1"],
+            &["hull", "events", "--interval", "0s", "c1"],
+        ] {
+            assert!(ok(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_args(["hull", "--log-format", "yaml", "list"]).is_err());
+        assert!(parse_args(["hull", "--rootless", "maybe", "list"]).is_err());
+        let a = UpdateArgs::parse_from(["--memory", "64m", "c1"]).unwrap();
+        let r = a.changes(Some(br#"{"memory": 5}"#));
+        assert!(
+            r.unwrap_err()
+                .to_string()
+                .contains("memory must be an object")
+        );
     }
 
     #[test]
