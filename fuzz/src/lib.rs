@@ -4,6 +4,7 @@
 //!
 //! Every function takes raw bytes and must never panic; errors are fine.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -20,6 +21,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("seccomp_compile", seccomp_compile),
     ("check_text", check_text),
     ("state_decode", state_decode),
+    ("update_resources", update_resources),
+    ("sync_decode", sync_decode),
+    ("cli_args", cli_args),
 ];
 
 /// config.json: `hull::spec::parse`.
@@ -78,6 +82,73 @@ pub fn state_decode(data: &[u8]) {
     if let Ok(s) = serde_json::from_slice::<hull::container::State>(data) {
         let _ = serde_json::to_vec(&s);
     }
+}
+
+/// `hull update`: the `-r` resources JSON (the input up to the first NUL),
+/// with update's flags (the rest, NUL-separated) laid over it, decoded and
+/// checked as `update` does, then merged onto the recorded resources; and
+/// the pure conversions the cgroup managers make of the result.
+pub fn update_resources(data: &[u8]) {
+    let mut parts = data.split(|b| *b == 0);
+    let json = parts.next().unwrap_or_default();
+    let flags = parts.map(os_arg).chain([OsString::from("fuzz")]);
+    let args = hull::cli::UpdateArgs::parse_from(flags).unwrap_or_default();
+    let changes = match args.changes(Some(json)) {
+        Ok(c) => c,
+        Err(e) => return drop(e.to_string()),
+    };
+    let Ok(merged) = hull::cgroups::resources::merge(&recorded(), &changes) else {
+        return;
+    };
+    let _ = hull::cgroups::resources::is_empty_ignoring_devices(&merged);
+    if let Some(m) = merged.memory()
+        && let Some(swap) = m.swap()
+    {
+        let _ = hull::cgroups::resources::swap_to_v2(swap, m.limit());
+    }
+    if let Some(w) = merged.block_io().as_ref().and_then(|b| b.weight()) {
+        let _ = hull::cgroups::resources::blkio_weight_to_io(w);
+    }
+}
+
+/// One datagram of the init stages' sync protocol as the receiver decodes
+/// it; what decodes must encode back to the same message.
+pub fn sync_decode(data: &[u8]) {
+    use hull::process::sync::{Msg, decode};
+    let m = match decode(data) {
+        Ok(m) => m,
+        Err(e) => return drop(e.to_string()),
+    };
+    let again: Msg = decode(&serde_json::to_vec(&m).unwrap()).unwrap();
+    assert_eq!(m, again, "a sync message does not survive encode + decode");
+}
+
+/// A command line: the input split on NUL into arguments after "hull",
+/// parsed by hull's clap definition and checked the way the command reads
+/// its flag values, without running it.
+pub fn cli_args(data: &[u8]) {
+    let argv = std::iter::once(OsString::from("hull")).chain(data.split(|b| *b == 0).map(os_arg));
+    match hull::cli::parse_args(argv) {
+        Ok(cli) => {
+            let _ = cli.check().map_err(|e| e.to_string());
+        }
+        Err(e) => drop(e.to_string()),
+    }
+}
+
+/// One argument, byte for byte (a command line need not be UTF-8).
+fn os_arg(b: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(b).to_os_string()
+}
+
+/// Resources as a container records them, for `update_resources` to merge onto.
+fn recorded() -> oci_spec::runtime::LinuxResources {
+    serde_json::from_str(
+        r#"{"devices":[{"allow":false,"access":"rwm"}],"memory":{"limit":67108864,"swap":134217728},
+            "cpu":{"shares":1024,"cpus":"0"},"pids":{"limit":64}}"#,
+    )
+    .expect("the recorded resources parse")
 }
 
 /// An empty directory standing in for the bundle of `check_text`.

@@ -139,6 +139,78 @@ pub(crate) fn check_page_size(field: &str, size: &str) -> Result<()> {
     }
 }
 
+/// Checks a CPU or memory-node list (`cpu.cpus`, `cpu.mems`) as the
+/// kernel's list parser reads it: comma- or space-separated numbers and ranges
+/// `A-B`, optionally strided `A-B:USED/GROUP`, `N` for the last one.
+pub fn check_cpu_list(field: &str, list: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::msg(format!(
+            "{field}: {list:?} is not a list like 0-3,7 ({why})"
+        )))
+    };
+    let num = |s: &str| -> Option<u64> {
+        if s == "N" {
+            return Some(u64::MAX);
+        }
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse::<u32>().ok().map(u64::from)
+    };
+    // Commas and white space both separate regions; empty ones are skipped.
+    let regions = list.split(|c: char| c == ',' || c.is_ascii_whitespace());
+    for region in regions.filter(|r| !r.is_empty()) {
+        let (range, stride) = match region.split_once(':') {
+            Some((r, st)) => (r, Some(st)),
+            None => (region, None),
+        };
+        let (a, b) = match range.split_once('-') {
+            Some((a, b)) => (a, b),
+            None if stride.is_some() => return bad(&format!("{region:?}: a stride needs a range")),
+            None => (range, range),
+        };
+        let (Some(a), Some(b)) = (num(a), num(b)) else {
+            return bad(&format!("{region:?}: not a number or range of numbers"));
+        };
+        if a > b {
+            return bad(&format!("{region:?}: the range runs backwards"));
+        }
+        if let Some(st) = stride {
+            let parsed = st.split_once('/').map(|(u, g)| (num(u), num(g)));
+            match parsed {
+                Some((Some(used), Some(group)))
+                    if group != 0 && group != u64::MAX && used <= group => {}
+                _ => {
+                    return bad(&format!(
+                        "{region:?}: a stride is USED/GROUP with USED <= GROUP"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The checks `update` makes on its changes before any cgroup file is
+/// written, so a bad request changes nothing.
+pub fn check_update(r: &LinuxResources) -> Result<()> {
+    if let Some(c) = r.cpu() {
+        if let Some(l) = c.cpus() {
+            check_cpu_list("linux.resources.cpu.cpus", l)?;
+        }
+        if let Some(l) = c.mems() {
+            check_cpu_list("linux.resources.cpu.mems", l)?;
+        }
+    }
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        check_page_size(
+            &format!("linux.resources.hugepageLimits[{i}].pageSize"),
+            h.page_size(),
+        )?;
+    }
+    Ok(())
+}
+
 /// The hugepage sizes the kernel offers, as cgroup files name them.
 pub(crate) fn host_page_sizes() -> Vec<String> {
     let mut out = Vec::new();
@@ -273,6 +345,36 @@ mod tests {
         check_page_size("f", "64KB").unwrap();
         assert!(check_page_size("f", "2M").is_err());
         assert!(check_page_size("f", "../MB").is_err());
+    }
+
+    #[test]
+    fn cpu_lists_follow_the_kernel_syntax() {
+        for ok in [
+            "",
+            "0",
+            "0-3,7",
+            " 1,2\n",
+            "0-N",
+            "0-1023:2/256",
+            "5-5",
+            "1 2",
+            "1,,2",
+        ] {
+            check_cpu_list("f", ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
+        for bad in [
+            "x",
+            "3-1",
+            "0-",
+            "-1",
+            "0:1/2",
+            "0-7:3/2",
+            "0-7:1/0",
+            "99999999999",
+            "1-2-3",
+        ] {
+            assert!(check_cpu_list("f", bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -126,8 +126,9 @@ struct ExecArgs {
     command: Vec<String>,
 }
 
-#[derive(Args, Debug)]
-struct UpdateArgs {
+/// `update`'s flags.
+#[derive(Args, Debug, Default)]
+pub struct UpdateArgs {
     /// JSON file with a LinuxResources object ("-" for stdin); flags override it.
     #[arg(short = 'r', long)]
     resources: Option<PathBuf>,
@@ -274,6 +275,54 @@ enum Command {
     },
 }
 
+/// Parses a command line (the program name first) without running
+/// anything; `Cli::check` then checks the values hull interprets itself.
+pub fn parse_args<I, T>(argv: I) -> std::result::Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    // Built (and, in debug builds, self-checked) once: the fuzz target
+    // parses hundreds of thousands of command lines.
+    static CMD: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
+    let cmd = CMD.get_or_init(|| {
+        let mut c = Cli::command();
+        c.build();
+        c
+    });
+    let mut m = cmd.clone().try_get_matches_from(argv)?;
+    Cli::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut Cli::command()))
+}
+
+impl Cli {
+    /// Checks the flag values clap passes through as text (sizes, signals,
+    /// durations, exec's -e/-u/--cap/--cgroup, update's numbers and CPU
+    /// lists) the way the command will read them, without touching the
+    /// system. Runs before every command, so a bad value is reported before
+    /// anything is looked up or changed.
+    pub fn check(&self) -> Result<()> {
+        match &self.command {
+            Command::Update(a) => a.changes(None).map(drop),
+            Command::Events {
+                stats: false,
+                interval,
+                ..
+            } => parse_duration(interval).map(drop),
+            Command::Kill { signal, .. } => crate::process::signals::parse(signal).map(drop),
+            Command::Exec(a) => {
+                check_exec_cgroup(&a.cgroup)?;
+                if a.process.is_none() {
+                    let mut p = oci_spec::runtime::Process::default();
+                    exec_overrides(a, &mut p)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Entry point: returns the process exit code.
 pub fn main() -> i32 {
     crate::security::exeseal::on_startup();
@@ -352,6 +401,7 @@ fn state_root(root: Option<PathBuf>, rootless_flag: Option<&str>) -> Result<Path
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
+    cli.check()?;
     // `spec`, `features` and `check` need no state directory.
     let root = match &cli.command {
         Command::Spec { .. } | Command::Features | Command::Check { .. } => PathBuf::new(),
@@ -472,79 +522,159 @@ fn parse_bytes(flag: &str, s: &str) -> Result<i64> {
 }
 
 fn update(root: &std::path::Path, a: UpdateArgs) -> Result<()> {
-    use oci_spec::runtime::LinuxResources;
-    let mut v: serde_json::Value = match &a.resources {
-        Some(p) => {
-            let text = if p.as_os_str() == "-" {
-                let mut t = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut t)
-                    .map_err(|e| Error::msg(format!("--resources -: read stdin: {e}")))?;
-                t
-            } else {
-                std::fs::read(p)
-                    .map_err(|e| Error::msg(format!("--resources {}: {e}", p.display())))?
-            };
-            serde_json::from_slice(&text)
-                .map_err(|e| Error::msg(format!("--resources: not JSON: {e}")))?
+    let text = match &a.resources {
+        Some(p) if p.as_os_str() == "-" => {
+            let mut t = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut t)
+                .map_err(|e| Error::msg(format!("--resources -: read stdin: {e}")))?;
+            Some(t)
         }
-        None => serde_json::json!({}),
+        Some(p) => Some(
+            std::fs::read(p)
+                .map_err(|e| Error::msg(format!("--resources {}: {e}", p.display())))?,
+        ),
+        None => None,
     };
-    if !v.is_object() {
+    let changes = a.changes(text.as_deref())?;
+    lifecycle::update(root, &a.id, &changes)
+}
+
+impl UpdateArgs {
+    /// Parses `update`'s flags (the container id last), as on the command
+    /// line after `hull update`.
+    pub fn parse_from<I, T>(flags: I) -> std::result::Result<UpdateArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::FromArgMatches;
+        static CMD: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
+        let cmd = CMD.get_or_init(|| {
+            let mut c = <UpdateArgs as Args>::augment_args(clap::Command::new("update"));
+            c.build();
+            c
+        });
+        let argv = std::iter::once(std::ffi::OsString::from("update"))
+            .chain(flags.into_iter().map(Into::into));
+        UpdateArgs::from_arg_matches(&cmd.clone().try_get_matches_from(argv)?)
+    }
+
+    /// The changes `update` applies: the `--resources` JSON (`json`, None
+    /// without -r) with the flags laid over it, decoded and checked. Pure:
+    /// nothing is read or written.
+    pub fn changes(&self, json: Option<&[u8]>) -> Result<oci_spec::runtime::LinuxResources> {
+        use serde_json::Value;
+        let mut v: Value = match json {
+            Some(text) => serde_json::from_slice(text)
+                .map_err(|e| Error::msg(format!("--resources: not JSON: {e}")))?,
+            None => serde_json::json!({}),
+        };
+        let Some(obj) = v.as_object_mut() else {
+            return Err(Error::msg(
+                "--resources: expected a LinuxResources JSON object",
+            ));
+        };
+        let mut set = |section: &str, key: &str, val: Value| -> Result<()> {
+            match obj.entry(section).or_insert(Value::Null) {
+                s @ Value::Null => *s = serde_json::json!({ key: val }),
+                Value::Object(m) => {
+                    m.insert(key.to_string(), val);
+                }
+                other => {
+                    return Err(Error::msg(format!(
+                        "--resources: {section} must be an object, not {other}"
+                    )));
+                }
+            }
+            Ok(())
+        };
+        let a = self;
+        let mem = [
+            ("--memory", "limit", &a.memory),
+            ("--memory-reservation", "reservation", &a.memory_reservation),
+            ("--memory-swap", "swap", &a.memory_swap),
+            ("--kernel-memory", "kernel", &a.kernel_memory),
+            ("--kernel-memory-tcp", "kernelTCP", &a.kernel_memory_tcp),
+        ];
+        for (flag, key, val) in mem {
+            if let Some(s) = val {
+                set("memory", key, parse_bytes(flag, s)?.into())?;
+            }
+        }
+        if let Some(x) = a.cpu_shares {
+            set("cpu", "shares", x.into())?;
+        }
+        if let Some(x) = a.cpu_quota {
+            set("cpu", "quota", x.into())?;
+        }
+        if let Some(x) = a.cpu_period {
+            set("cpu", "period", x.into())?;
+        }
+        if let Some(x) = a.cpu_burst {
+            set("cpu", "burst", x.into())?;
+        }
+        if let Some(x) = a.cpu_idle {
+            set("cpu", "idle", x.into())?;
+        }
+        if let Some(x) = a.cpu_rt_period {
+            set("cpu", "realtimePeriod", x.into())?;
+        }
+        if let Some(x) = a.cpu_rt_runtime {
+            set("cpu", "realtimeRuntime", x.into())?;
+        }
+        if let Some(x) = &a.cpuset_cpus {
+            crate::cgroups::resources::check_cpu_list("--cpuset-cpus", x)?;
+            set("cpu", "cpus", x.clone().into())?;
+        }
+        if let Some(x) = &a.cpuset_mems {
+            crate::cgroups::resources::check_cpu_list("--cpuset-mems", x)?;
+            set("cpu", "mems", x.clone().into())?;
+        }
+        if let Some(x) = a.pids_limit {
+            set("pids", "limit", x.into())?;
+        }
+        if let Some(x) = a.blkio_weight {
+            set("blockIO", "weight", x.into())?;
+        }
+        let changes: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(v)
+            .map_err(|e| Error::msg(format!("update: resources: {}: {}", e.path(), e.inner())))?;
+        crate::cgroups::resources::check_update(&changes)?;
+        Ok(changes)
+    }
+}
+
+/// `--cgroup`: one sub-cgroup path, in the cgroup v2 form.
+fn check_exec_cgroup(cgroup: &[String]) -> Result<()> {
+    if cgroup.len() > 1 || cgroup.iter().any(|c| c.contains(':')) {
         return Err(Error::msg(
-            "--resources: expected a LinuxResources JSON object",
+            "--cgroup: only one sub-cgroup path (cgroup v2 form) is supported",
         ));
     }
-    let mut set = |section: &str, key: &str, val: serde_json::Value| {
-        v[section][key] = val;
-    };
-    let mem = [
-        ("--memory", "limit", &a.memory),
-        ("--memory-reservation", "reservation", &a.memory_reservation),
-        ("--memory-swap", "swap", &a.memory_swap),
-        ("--kernel-memory", "kernel", &a.kernel_memory),
-        ("--kernel-memory-tcp", "kernelTCP", &a.kernel_memory_tcp),
-    ];
-    for (flag, key, val) in mem {
-        if let Some(s) = val {
-            set("memory", key, parse_bytes(flag, s)?.into());
-        }
+    Ok(())
+}
+
+/// Lays exec's process flags over `p` (the container's process).
+fn exec_overrides(a: &ExecArgs, p: &mut oci_spec::runtime::Process) -> Result<()> {
+    if a.command.is_empty() {
+        return Err(Error::msg(
+            "exec: no command given (hull exec ID COMMAND [ARG...])",
+        ));
     }
-    if let Some(x) = a.cpu_shares {
-        set("cpu", "shares", x.into());
-    }
-    if let Some(x) = a.cpu_quota {
-        set("cpu", "quota", x.into());
-    }
-    if let Some(x) = a.cpu_period {
-        set("cpu", "period", x.into());
-    }
-    if let Some(x) = a.cpu_burst {
-        set("cpu", "burst", x.into());
-    }
-    if let Some(x) = a.cpu_idle {
-        set("cpu", "idle", x.into());
-    }
-    if let Some(x) = a.cpu_rt_period {
-        set("cpu", "realtimePeriod", x.into());
-    }
-    if let Some(x) = a.cpu_rt_runtime {
-        set("cpu", "realtimeRuntime", x.into());
-    }
-    if let Some(x) = &a.cpuset_cpus {
-        set("cpu", "cpus", x.clone().into());
-    }
-    if let Some(x) = &a.cpuset_mems {
-        set("cpu", "mems", x.clone().into());
-    }
-    if let Some(x) = a.pids_limit {
-        set("pids", "limit", x.into());
-    }
-    if let Some(x) = a.blkio_weight {
-        set("blockIO", "weight", x.into());
-    }
-    let changes: LinuxResources = serde_path_to_error::deserialize(v)
-        .map_err(|e| Error::msg(format!("update: resources: {}: {}", e.path(), e.inner())))?;
-    lifecycle::update(root, &a.id, &changes)
+    crate::spec::override_process(
+        p,
+        &crate::spec::ProcessOverrides {
+            args: a.command.clone(),
+            env: a.env.clone(),
+            cwd: a.cwd.clone(),
+            user: a.user.clone(),
+            additional_gids: a.additional_gids.clone(),
+            caps: a.cap.clone(),
+            no_new_privs: a.no_new_privs,
+            tty: a.tty,
+            apparmor: a.apparmor.clone(),
+            process_label: a.process_label.clone(),
+        },
+    )
 }
 
 fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
@@ -555,11 +685,7 @@ fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
     if a.process_label.as_deref().is_some_and(|l| !l.is_empty()) {
         lsm::require_selinux("--process-label")?;
     }
-    if a.cgroup.len() > 1 || a.cgroup.iter().any(|c| c.contains(':')) {
-        return Err(Error::msg(
-            "--cgroup: only one sub-cgroup path (cgroup v2 form) is supported",
-        ));
-    }
+    check_exec_cgroup(&a.cgroup)?;
     let process = match &a.process {
         Some(path) => {
             // A pipe cannot be read again by the sealed copy of hull, so
@@ -581,26 +707,7 @@ fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
                 .clone()
                 .ok_or_else(|| Error::msg("container config has no process"))?;
             drop(c);
-            if a.command.is_empty() {
-                return Err(Error::msg(
-                    "exec: no command given (hull exec ID COMMAND [ARG...])",
-                ));
-            }
-            crate::spec::override_process(
-                &mut p,
-                &crate::spec::ProcessOverrides {
-                    args: a.command.clone(),
-                    env: a.env.clone(),
-                    cwd: a.cwd.clone(),
-                    user: a.user.clone(),
-                    additional_gids: a.additional_gids.clone(),
-                    caps: a.cap.clone(),
-                    no_new_privs: a.no_new_privs,
-                    tty: a.tty,
-                    apparmor: a.apparmor.clone(),
-                    process_label: a.process_label.clone(),
-                },
-            )?;
+            exec_overrides(&a, &mut p)?;
             p
         }
     };
@@ -801,6 +908,52 @@ mod tests {
     fn command_line_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_lines_are_checked_without_running() {
+        let ok = |argv: &[&str]| parse_args(argv.iter().copied()).unwrap().check();
+        ok(&["hull", "kill", "c1", "RTMIN+2"]).unwrap();
+        ok(&[
+            "hull",
+            "update",
+            "--memory",
+            "64m",
+            "--cpuset-cpus",
+            "0-3",
+            "c1",
+        ])
+        .unwrap();
+        ok(&[
+            "hull",
+            "exec",
+            "-u",
+            "1:2",
+            "--cap",
+            "NET_ADMIN",
+            "c1",
+            "sh",
+        ])
+        .unwrap();
+        for bad in [
+            &["hull", "kill", "c1", "SIGNOPE"][..],
+            &["hull", "update", "--memory", "9223372036854775807g", "c1"],
+            &["hull", "update", "--cpuset-mems", "1-0", "c1"],
+            &["hull", "exec", "--cap", "NOPE", "c1", "sh"],
+            &["hull", "exec", "c1"],
+            &["hull", "events", "--interval", "0s", "c1"],
+        ] {
+            assert!(ok(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_args(["hull", "--log-format", "yaml", "list"]).is_err());
+        assert!(parse_args(["hull", "--rootless", "maybe", "list"]).is_err());
+        let a = UpdateArgs::parse_from(["--memory", "64m", "c1"]).unwrap();
+        let r = a.changes(Some(br#"{"memory": 5}"#));
+        assert!(
+            r.unwrap_err()
+                .to_string()
+                .contains("memory must be an object")
+        );
     }
 
     #[test]

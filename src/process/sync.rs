@@ -32,6 +32,33 @@ pub enum Msg {
     Debug { msg: String },
 }
 
+impl Msg {
+    /// The pid a message carries, if any.
+    fn pid(&self) -> Option<i32> {
+        match self {
+            Msg::MapIds { pid }
+            | Msg::InitPid { pid }
+            | Msg::ExecPid { pid, .. }
+            | Msg::Go { pid } => Some(*pid),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes one received datagram. Every pid must name a process: the
+/// receiver writes id maps for it, moves it into a cgroup or kills it, and
+/// 0 or a negative number would mean a process group or every process.
+pub fn decode(buf: &[u8]) -> Result<Msg> {
+    let m: Msg =
+        serde_json::from_slice(buf).map_err(|e| Error::msg(format!("decode sync message: {e}")))?;
+    if let Some(pid) = m.pid().filter(|p| *p <= 0) {
+        return Err(Error::msg(format!(
+            "decode sync message: pid {pid} is not a process id"
+        )));
+    }
+    Ok(m)
+}
+
 pub struct Channel {
     fd: OwnedFd,
 }
@@ -79,10 +106,9 @@ impl Channel {
                 nix::sys::socket::MsgFlags::empty(),
             ) {
                 Ok(0) => return Ok(None),
-                Ok(n) => match serde_json::from_slice(&buf[..n]) {
-                    Ok(Msg::Debug { msg }) => crate::logging::debug(msg),
-                    Ok(m) => return Ok(Some(m)),
-                    Err(e) => return Err(Error::msg(format!("decode sync message: {e}"))),
+                Ok(n) => match decode(&buf[..n])? {
+                    Msg::Debug { msg } => crate::logging::debug(msg),
+                    m => return Ok(Some(m)),
                 },
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).ctx(|| "receive sync message".into()),
@@ -101,6 +127,34 @@ impl Channel {
             None => Err(Error::msg(format!(
                 "sync: peer exited while hull waited for {want:?}"
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_pids_must_be_positive() {
+        for m in [
+            Msg::MapIds { pid: 7 },
+            Msg::ExecPid {
+                pid: 9,
+                placed: true,
+            },
+            Msg::Error { msg: "x".into() },
+            Msg::Ready,
+        ] {
+            assert_eq!(decode(&serde_json::to_vec(&m).unwrap()).unwrap(), m);
+        }
+        for bad in [
+            &br#"{"Go":{"pid":0}}"#[..],
+            br#"{"InitPid":{"pid":-1}}"#,
+            br#"{"Nope":1}"#,
+            b"",
+        ] {
+            assert!(decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
 }

@@ -742,6 +742,37 @@ fn cgroup_update_changes_live_limits() {
     assert!(o.stderr.contains("--memory"), "{o}");
     let o = rt.cmd(&["update", "--kernel-memory", "64m", &id]).fail();
     assert!(o.stderr.contains("linux.resources.memory.kernel"), "{o}");
+    // A section that is not an object, with a flag to lay over it (found
+    // by the update_resources fuzz target: this used to panic).
+    let dir = TempDir::new("cgupd-r");
+    let file = dir.path().join("resources.json");
+    std::fs::write(&file, r#"{"memory": 5, "pids": {"limit": 10}}"#).unwrap();
+    let o = rt
+        .cmd(&[
+            "update",
+            "-r",
+            file.to_str().unwrap(),
+            "--memory",
+            "64m",
+            &id,
+        ])
+        .fail();
+    assert!(o.stderr.contains("memory must be an object"), "{o}");
+    // CPU lists are checked before anything is written.
+    let o = rt
+        .cmd(&["update", "--pids-limit", "10", "--cpuset-cpus", "3-1", &id])
+        .fail();
+    assert!(o.stderr.contains("--cpuset-cpus"), "{o}");
+    std::fs::write(&file, r#"{"pids": {"limit": 10}, "cpu": {"mems": "0-x"}}"#).unwrap();
+    let o = rt
+        .cmd(&["update", "-r", file.to_str().unwrap(), &id])
+        .fail();
+    assert!(o.stderr.contains("linux.resources.cpu.mems"), "{o}");
+    if is_v1() {
+        assert_eq!(v1("pids", &p, "pids.max"), "30");
+    } else {
+        assert_eq!(v2(&p, "pids.max"), "30");
+    }
     // The failed updates changed nothing that was recorded.
     assert_eq!(stats(&rt, &id)["data"]["pids"]["limit"], 30);
 }
