@@ -483,7 +483,8 @@ pub fn process_exiting(pid: i32) -> bool {
         return false;
     };
     // After the comm: state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9).
-    stat[close + 2..]
+    stat.get(close + 2..)
+        .unwrap_or_default()
         .split(' ')
         .nth(6)
         .and_then(|f| f.parse::<u64>().ok())
