@@ -806,6 +806,26 @@ impl Drop for CgroupParent {
     }
 }
 
+/// Asserts that nothing was created or mounted in the host directory `dir`
+/// (the target of an escape attempt); `what` says which attempt.
+pub fn assert_host_dir_untouched(dir: &Path, what: &str) {
+    let entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        entries.is_empty(),
+        "{what}: escaped into the host dir {}: {entries:?}",
+        dir.display()
+    );
+    assert!(
+        mounts_under(dir).is_empty(),
+        "{what}: the host dir {} got a mount",
+        dir.display()
+    );
+}
+
 /// Read a file and trim it.
 pub fn read_trim(p: &Path) -> String {
     fs::read_to_string(p)

@@ -838,18 +838,9 @@ fn mount_destination_symlink_swap_race_stays_in_rootfs() {
             }
             refused += 1;
         }
-        let entries: Vec<_> = fs::read_dir(host_target.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert!(
-            entries.is_empty(),
-            "round {round}: the mount destination escaped into the host dir: {entries:?} ({o})"
-        );
-        assert!(
-            mounts_under(host_target.path()).is_empty(),
-            "round {round}: the host dir got a mount"
+        assert_host_dir_untouched(
+            host_target.path(),
+            &format!("round {round}: mount destination ({o})"),
         );
     }
     println!("symlink-swap race: {contained} runs contained the mount, {refused} refused");
