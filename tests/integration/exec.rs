@@ -56,24 +56,7 @@ fn exec_runs_in_the_container_cgroup() {
     let rt = Runtime::new();
     let (_b, id) = running(&rt);
     let init_pid = rt.pid(&id);
-    let tmp = TempDir::new("pidfile");
-    let pf = tmp.path().join("exec.pid");
-    let o = rt
-        .cmd(&[
-            "exec",
-            "-d",
-            "--pid-file",
-            pf.to_str().unwrap(),
-            &id,
-            "sleep",
-            "20",
-        ])
-        .ok();
-    let text = fs::read_to_string(&pf).unwrap_or_default();
-    let pid: i32 = text
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("pid file not written ({text:?}): {o}"));
+    let pid = exec_detached_sleep(&rt, &id);
     let mine = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let init = fs::read_to_string(format!("/proc/{init_pid}/cgroup")).unwrap();
     assert_eq!(
@@ -241,6 +224,18 @@ fn exec_into_a_container_with_its_own_user_namespace() {
         "owner of a file made by the exec'd process: {out}"
     );
     // Seen from the host, an exec'd process runs as the mapped id.
+    let exec_pid = exec_detached_sleep(&rt, &id);
+    let st = fs::metadata(format!("/proc/{exec_pid}")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (st.uid(), st.gid()),
+        (100000, 100000),
+        "host ids of the exec'd process"
+    );
+}
+
+/// `exec -d --pid-file F ID sleep 20`; returns the host pid from F.
+fn exec_detached_sleep(rt: &Runtime, id: &str) -> i32 {
     let tmp = TempDir::new("pidfile");
     let pf = tmp.path().join("exec.pid");
     let o = rt
@@ -249,21 +244,13 @@ fn exec_into_a_container_with_its_own_user_namespace() {
             "-d",
             "--pid-file",
             pf.to_str().unwrap(),
-            &id,
+            id,
             "sleep",
             "20",
         ])
         .ok();
-    let exec_pid: i32 = fs::read_to_string(&pf)
-        .unwrap_or_default()
-        .trim()
+    let text = fs::read_to_string(&pf).unwrap_or_default();
+    text.trim()
         .parse()
-        .unwrap_or_else(|_| panic!("no pid file: {o}"));
-    let st = fs::metadata(format!("/proc/{exec_pid}")).unwrap();
-    use std::os::unix::fs::MetadataExt;
-    assert_eq!(
-        (st.uid(), st.gid()),
-        (100000, 100000),
-        "host ids of the exec'd process"
-    );
+        .unwrap_or_else(|_| panic!("pid file not written ({text:?}): {o}"))
 }
