@@ -39,6 +39,11 @@ pub trait Manager {
     fn join_self_v1(&self) -> Result<()> {
         Ok(())
     }
+    /// True when the cgroup lives in v1 hierarchies only (no cgroup2 part
+    /// to clone into): `join_self_v1` then places a process completely.
+    fn v1_only(&self) -> bool {
+        false
+    }
     /// Pids of every process in the cgroup.
     fn pids(&self) -> Result<Vec<i32>>;
     /// Kills everything inside, waits for it to empty, and removes the cgroup.

@@ -635,6 +635,10 @@ impl Manager for V1Manager {
         super::open_cgroup_dir(&h.dir_of(&self.path))
     }
 
+    fn v1_only(&self) -> bool {
+        !self.hierarchies.iter().any(|h| h.is_v2)
+    }
+
     fn join_self_v1(&self) -> Result<()> {
         for h in self.hierarchies.iter().filter(|h| !h.is_v2) {
             write_file(&h.dir_of(&self.path), "tasks", "0")?;

@@ -277,16 +277,23 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
             }
         }
     } else {
-        // The fast placement: born in the cgroup2 part, and the init moves
-        // its own thread into the v1 hierarchies; no cgroup.procs write.
+        // The fast placement, with no cgroup.procs write (which waits for
+        // an RCU grace period): born in the cgroup2 part, and the init moves
+        // its own thread into the v1 hierarchies; on a v1-only host the
+        // init moves itself into all of them.
         let target = o.cgroup.clone_target();
-        let born_in = target.as_ref().and_then(|fd| {
-            clone_into(clone_flags, Some(fd.as_raw_fd()), || {
+        let born_in = match &target {
+            Some(fd) => clone_into(clone_flags, Some(fd.as_raw_fd()), || {
                 close_parent_end(&parent_chan, o.state_lock_fd);
                 init::run(&cfg)
             })
-            .ok()
-        });
+            .ok(),
+            None if o.cgroup.v1_only() => Some(clone_with(clone_flags, || {
+                close_parent_end(&parent_chan, o.state_lock_fd);
+                init::run(&cfg)
+            })?),
+            None => None,
+        };
         match born_in {
             Some(pid) => pid,
             None => {
@@ -344,7 +351,7 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32, placed: bool) -> Result<(
     }
     if placed {
         crate::logging::debug(format!(
-            "cgroup {}: init cloned into it; it joins the v1 hierarchies itself",
+            "cgroup {}: init cloned into its cgroup2 part (if any); it joins the v1 hierarchies itself",
             o.cgroup_path
         ));
     } else {

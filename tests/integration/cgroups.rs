@@ -241,3 +241,47 @@ fn cgroup_leak_check_of_the_test_parent_fires() {
     let left = cgroup_leftovers(&name);
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A v1-only host (here: the hybrid host with its cgroup2 mount hidden by a
+/// tmpfs in a private mount namespace): the init moves itself into every
+/// v1 hierarchy (no cgroup.procs write by the parent), and `run` removes
+/// the cgroup after.
+#[test]
+fn cgroup_v1_only_host_places_the_init_in_every_hierarchy() {
+    if cgroup_version() == CgroupVersion::V2 {
+        println!("SKIPPED: a cgroup v2 host has no v1 hierarchies");
+        return;
+    }
+    let parent = CgroupParent::new();
+    let id = unique_id("cgv1only");
+    let path = parent.child(&id);
+    let mut b = cgroup_bundle(&parent, &id, json!({"pids": {"limit": 33}}));
+    b.set_args(&["sh", "-c", "cat /proc/self/cgroup"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    b.save();
+    let rt = Runtime::new();
+    let script = format!(
+        "mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec {} --root {} run --bundle {} {id}",
+        runtime_bin().display(),
+        rt.root().display(),
+        b.path().display()
+    );
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script]);
+    let scratch = TempDir::new("v1only");
+    let o = run_cmd(c, scratch.path(), CmdOpts::default()).ok();
+    // Every v1 line of /proc/self/cgroup inside names the container's path.
+    let v1: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("0::") && !l.contains("name=") && !l.is_empty())
+        .collect();
+    assert!(v1.len() >= 5, "v1 hierarchies seen: {o}");
+    for l in &v1 {
+        assert!(l.ends_with(&path), "not in {path}: {l} ({o})");
+    }
+    assert!(cgroup_leftovers(&path).is_empty(), "run removes the cgroup");
+}
