@@ -266,7 +266,7 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     if c.status() == Status::Stopped {
         if all {
             // Leftover processes of a container without its own pid namespace.
-            for pid in cgroups::manager(&c.state.cgroup_path).pids()? {
+            for pid in container_pids(&c)? {
                 let _ = process::signals::send(pid, sig);
             }
             return Ok(());
@@ -274,7 +274,7 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
         return Err(Error::msg("container not running"));
     }
     if all {
-        for pid in cgroups::manager(&c.state.cgroup_path).pids()? {
+        for pid in container_pids(&c)? {
             let _ = process::signals::send(pid, sig);
         }
         return Ok(());
@@ -591,7 +591,33 @@ pub fn set_paused(root: &Path, id: &str, paused: bool) -> Result<()> {
 /// `ps`: the pids of every process in the container's cgroup.
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let c = Container::load(root, id)?;
-    cgroups::manager(&c.state.cgroup_path).pids()
+    container_pids(&c)
+}
+
+/// The container's processes: those of its cgroup; for a container that
+/// runs without one (rootless, nothing delegated), those of its own pid
+/// namespace (exec'd processes included, which are not the init's
+/// descendants), else just the init.
+fn container_pids(c: &Container) -> Result<Vec<i32>> {
+    if !c.state.cgroup_path.is_empty() {
+        return cgroups::manager(&c.state.cgroup_path).pids();
+    }
+    let init = c.state.pid;
+    if init <= 0 || !super::process_matches(init, c.state.pid_start_time) {
+        return Ok(Vec::new());
+    }
+    let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(ns) = ns_of(init).filter(|_| c.state.own_pid_ns) else {
+        return Ok(vec![init]);
+    };
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .ctx(|| "read /proc".into())?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| ns_of(pid).as_ref() == Some(&ns))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
 }
 
 /// The resources in force: the last `update`'s, else the config's.

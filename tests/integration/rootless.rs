@@ -251,8 +251,19 @@ fn rootless_lifecycle_create_start_exec_kill_delete() {
     );
     let list = rl.cmd(&["list", "--format", "json"]).ok();
     assert!(list.stdout.contains(&id), "{list}");
-    rl.cmd(&["kill", &id, "KILL"]).ok();
-    assert!(wait_pid_gone(pid, Duration::from_secs(10)));
+    // Without a cgroup, ps and kill --all go by the container's pid
+    // namespace: the init and a detached exec'd process.
+    rl.cmd(&["exec", "-d", &id, "sleep", "100"]).ok();
+    let ps = rl.cmd(&["ps", "--format", "json", &id]).ok();
+    let pids: Vec<i32> = serde_json::from_str(ps.stdout.trim()).unwrap();
+    assert!(pids.contains(&pid) && pids.len() == 2, "ps: {ps}");
+    rl.cmd(&["kill", "--all", &id, "KILL"]).ok();
+    for p in &pids {
+        assert!(
+            wait_pid_gone(*p, Duration::from_secs(10)),
+            "pid {p} survived kill --all"
+        );
+    }
     let state: Value = serde_json::from_str(&rl.cmd(&["state", &id]).ok().stdout).unwrap();
     assert_eq!(state["status"], "stopped");
     rl.cmd(&["delete", &id]).ok();
