@@ -126,6 +126,38 @@ pub(crate) fn weight_device_cause(major: i64, minor: i64) -> String {
 }
 
 /// Checks a `hugepageLimits[].pageSize` ("2MB", "64KB", "1GB").
+/// hugepageLimits onto hugetlb.<size>.<suffix> (v1 `limit_in_bytes`, v2
+/// `max`), and the .rsvd. file of the same suffix when the kernel has
+/// reservation accounting.
+pub(crate) fn write_hugetlb(
+    dir: &Path,
+    limits: &[oci_spec::runtime::LinuxHugepageLimit],
+    suffix: &str,
+) -> Result<()> {
+    let d = Dir { path: dir };
+    for (i, h) in limits.iter().enumerate() {
+        let field = format!("linux.resources.hugepageLimits[{i}]");
+        let size = h.page_size();
+        check_page_size(&format!("{field}.pageSize"), size)?;
+        let why = format!(
+            "hugetlb not enabled, or no {size} pages; page sizes here: {}",
+            host_page_sizes().join(", ")
+        );
+        let limit = h.limit().to_string();
+        d.set(
+            &format!("{field}.limit"),
+            &format!("hugetlb.{size}.{suffix}"),
+            &limit,
+            &why,
+        )?;
+        let rsvd = format!("hugetlb.{size}.rsvd.{suffix}");
+        if d.has(&rsvd) {
+            d.set(&format!("{field}.limit"), &rsvd, &limit, "")?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn check_page_size(field: &str, size: &str) -> Result<()> {
     let num = size
         .strip_suffix("KB")

@@ -455,27 +455,7 @@ impl V1Manager {
             )?;
         }
         if let Some(dir) = self.dir("hugetlb") {
-            for (i, h) in limits.iter().enumerate() {
-                let field = format!("linux.resources.hugepageLimits[{i}]");
-                super::resources::check_page_size(&format!("{field}.pageSize"), h.page_size())?;
-                let d = Dir { path: &dir };
-                let size = h.page_size();
-                let why = format!(
-                    "page sizes here: {}",
-                    super::resources::host_page_sizes().join(", ")
-                );
-                d.set(
-                    &format!("{field}.limit"),
-                    &format!("hugetlb.{size}.limit_in_bytes"),
-                    &h.limit().to_string(),
-                    &why,
-                )?;
-                let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
-                if d.has(&rsvd) {
-                    d.set(&format!("{field}.limit"), &rsvd, &h.limit().to_string(), "")?;
-                }
-            }
-            return Ok(());
+            return super::resources::write_hugetlb(&dir, limits, "limit_in_bytes");
         }
         // Hybrid hosts may have hugetlb in the cgroup2 mount only.
         let Some(h) = self.hierarchies.iter().find(|h| h.is_v2) else {

@@ -389,30 +389,9 @@ fn apply_io(d: &Dir, b: &LinuxBlockIo) -> Result<()> {
     Ok(())
 }
 
-/// hugepageLimits onto hugetlb.<size>.max, and .rsvd.max when the kernel
-/// has reservation accounting.
+/// hugepageLimits onto hugetlb.<size>.max (and .rsvd.max).
 pub(crate) fn write_hugetlb(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<()> {
-    let d = Dir { path: dir };
-    for (i, h) in limits.iter().enumerate() {
-        let field = format!("linux.resources.hugepageLimits[{i}]");
-        let size = h.page_size();
-        super::resources::check_page_size(&format!("{field}.pageSize"), size)?;
-        let why = format!(
-            "hugetlb not enabled, or no {size} pages; page sizes here: {}",
-            super::resources::host_page_sizes().join(", ")
-        );
-        d.set(
-            &format!("{field}.limit"),
-            &format!("hugetlb.{size}.max"),
-            &h.limit().to_string(),
-            &why,
-        )?;
-        let rsvd = format!("hugetlb.{size}.rsvd.max");
-        if d.has(&rsvd) {
-            d.set(&format!("{field}.limit"), &rsvd, &h.limit().to_string(), "")?;
-        }
-    }
-    Ok(())
+    super::resources::write_hugetlb(dir, limits, "max")
 }
 
 /// Enables `ctrls` in cgroup.subtree_control of every cgroup strictly

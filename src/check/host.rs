@@ -747,14 +747,7 @@ fn lsm(c: &Ctx, r: &mut Report) {
 // ---------------------------------------------------------------------------
 
 fn hooks(c: &Ctx, r: &mut Report) {
-    for kind in [
-        "prestart",
-        "createRuntime",
-        "createContainer",
-        "startContainer",
-        "poststart",
-        "poststop",
-    ] {
+    for &kind in crate::features::HOOKS {
         // Failing poststart and poststop hooks only warn.
         let sev = if kind.starts_with("post") {
             Severity::Warning

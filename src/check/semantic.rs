@@ -954,14 +954,7 @@ fn linux_misc(c: &Ctx, r: &mut Report) {
 }
 
 fn hooks(c: &Ctx, r: &mut Report) {
-    for kind in [
-        "prestart",
-        "createRuntime",
-        "createContainer",
-        "startContainer",
-        "poststart",
-        "poststop",
-    ] {
+    for &kind in crate::features::HOOKS {
         for (i, h) in c.items(&format!("/hooks/{kind}")) {
             if let Some(t) = h.get("timeout").and_then(Value::as_i64)
                 && t < 1
