@@ -47,9 +47,11 @@ pub fn parse_probe(out: &str) -> Vec<(String, String)> {
         }
     }
     let mut v = Vec::new();
-    if !sections.iter().any(|(n, _)| n == "end") {
-        v.push(("probe".into(), "<did not complete>".into()));
-    }
+    let complete = sections.iter().any(|(n, _)| n == "end");
+    v.push((
+        "probe".into(),
+        if complete { "complete" } else { "<did not complete>" }.into(),
+    ));
     for (name, lines) in sections {
         match name.as_str() {
             "preamble" | "end" => {
@@ -205,11 +207,22 @@ fn flat_object(v: &Value) -> String {
     }
 }
 
-pub fn parse_list(out: &str) -> String {
+/// `list --format json`: one key per entry and field.
+pub fn parse_list(out: &str) -> Vec<(String, String)> {
     match serde_json::from_str::<Value>(out) {
-        Ok(Value::Array(a)) => a.iter().map(flat_object).collect::<Vec<_>>().join("\n"),
-        Ok(Value::Null) => "null".into(),
-        _ => format!("<not a JSON array> {}", out.trim()),
+        Ok(Value::Array(a)) => {
+            let mut v = vec![("list".to_string(), format!("{} entries", a.len()))];
+            for (i, e) in a.iter().enumerate() {
+                if let Value::Object(m) = e {
+                    for (k, val) in m {
+                        v.push((format!("list.{i}.{k}"), normalise_json_field(k, val)));
+                    }
+                }
+            }
+            v
+        }
+        Ok(Value::Null) => vec![("list".into(), "null".into())],
+        _ => vec![("list".into(), format!("<not a JSON array> {}", out.trim()))],
     }
 }
 
@@ -292,6 +305,9 @@ pub fn split_diagnostics(err: &str) -> (String, String) {
             None => rest.push(l),
         }
     }
+    // Which levels occurred, not how often: runc repeats some warnings.
+    levels.sort();
+    levels.dedup();
     (levels.join(" "), rest.join("\n"))
 }
 
