@@ -102,8 +102,15 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
 
 /// Parses a process.json (for `exec --process`), errors naming the field.
 pub fn parse_process(file: &str, text: &[u8]) -> Result<oci_spec::runtime::Process> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let p: oci_spec::runtime::Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut v: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|e| Error::config(file, "", format!("not JSON: {e}")))?;
+    // runc runs a process without `user` as uid 0, gid 0 (Go's zero
+    // values); callers rely on it, so a missing `user` means that here too.
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    let p: oci_spec::runtime::Process = serde_path_to_error::deserialize(v).map_err(|e| {
         let pointer = json_pointer(e.path());
         Error::config(file, &pointer, e.into_inner())
     })?;

@@ -306,8 +306,8 @@ pub fn wait_exit(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
     matches!(nix::poll::poll(&mut pfd, nix::poll::PollTimeout::try_from(timeout_ms).unwrap_or(nix::poll::PollTimeout::MAX)), Ok(n) if n > 0)
 }
 
-/// `delete`: removes a stopped container; a created one is killed first;
-/// a running one only with `force`.
+/// `delete`: removes a stopped container; one that is not stopped only
+/// with `force` (it is killed first).
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
@@ -342,9 +342,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     match c.status() {
         Status::Stopped => {}
-        Status::Running if !force => {
+        // runtime.md: deleting a container that is not stopped MUST error
+        // and MUST have no effect on it (created included; docs/compat.md).
+        status if !force => {
             return Err(Error::msg(format!(
-                "cannot delete container \"{id}\" that is not stopped: running (use --force)"
+                "cannot delete container \"{id}\" that is not stopped: {status} (use --force)"
             )));
         }
         status => {
