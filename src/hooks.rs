@@ -20,6 +20,28 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of config.md (`features` lists them so).
+    pub const ALL: [Kind; 6] = [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ];
+
+    /// The kind's key under `hooks` in config.json.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Prestart => "prestart",
+            Kind::CreateRuntime => "createRuntime",
+            Kind::CreateContainer => "createContainer",
+            Kind::StartContainer => "startContainer",
+            Kind::Poststart => "poststart",
+            Kind::Poststop => "poststop",
+        }
+    }
+
     pub fn field(self) -> &'static str {
         match self {
             Kind::Prestart => "hooks.prestart",

@@ -490,7 +490,7 @@ fn validate(file: &str, spec: &Spec) -> Result<()> {
         }
         if let Some(p) = linux.rootfs_propagation()
             && !p.is_empty()
-            && crate::rootfs::propagation_flags(p).is_none()
+            && crate::mount_options::propagation_flags(p).is_none()
         {
             return Err(Error::config(
                 file,

@@ -181,7 +181,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
         Err(e) => {
             report.error(
                 "/",
-                format!("bundle {}: {}", dir.display(), io_words(&e)),
+                format!("bundle {}: {}", dir.display(), crate::error::io_words(&e)),
                 Some("--bundle must name the directory holding config.json".into()),
             );
             return (shown, report);
@@ -194,7 +194,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
         Err(e) => {
             report.error(
                 "/",
-                format!("{file_name}: {}", io_words(&e)),
+                format!("{file_name}: {}", crate::error::io_words(&e)),
                 Some("write one with `hull spec` and edit it".into()),
             );
             return (file_name, report);
@@ -299,15 +299,6 @@ pub fn preflight(dir: &Path) -> Result<()> {
             }
             Err(Error::config(&file, &p.path, msg))
         }
-    }
-}
-
-/// An I/O error in the words of its errno ("ENOENT: No such file or
-/// directory"), without Rust's "(os error 2)".
-pub fn io_words(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).to_string(),
-        None => e.to_string(),
     }
 }
 

@@ -1,13 +1,12 @@
 //! The operations of runtime.md on the state dir: create, start, kill,
 //! delete, plus `run` built from them.
 
-use super::{Container, START_SOCKET, State, Status, validate_id, write_state};
+use super::{Container, State, Status, validate_id, write_state};
 use crate::cgroups;
 use crate::error::{Context, Error, Result};
 use crate::process::{self, LaunchOptions};
 use crate::security::exeseal;
 use crate::spec::Bundle;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -241,17 +240,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             )));
         }
     }
-    let dir = std::fs::File::open(&c.dir).ctx(|| format!("open {}", c.dir.display()))?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dir.as_raw_fd());
-    let mut conn = std::os::unix::net::UnixStream::connect(&path).ctx(|| {
-        format!(
-            "start: connect to the container init ({})",
-            c.dir.join(START_SOCKET).display()
-        )
-    })?;
-    let mut reply = String::new();
-    let _ = conn.read_to_string(&mut reply);
-    let _ = std::fs::remove_file(c.dir.join(START_SOCKET));
+    let reply = process::start::release(&c.dir)?;
     if !reply.is_empty() {
         c.state.status = Status::Stopped;
         let _ = c.save();

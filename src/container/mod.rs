@@ -2,6 +2,7 @@
 //! concurrent commands on one id safe, and status derivation.
 
 use crate::error::{Context, Error, Result};
+use crate::process::start::START_SOCKET;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -10,8 +11,6 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
-/// The unix socket the waiting init listens on; `start` connects to it.
-pub const START_SOCKET: &str = "start.sock";
 /// State dirs being made are named `~<id>.<pid>` (`~` is not allowed in
 /// ids) until their state.json is written.
 pub const CREATING_PREFIX: &str = "~";
