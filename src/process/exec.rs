@@ -184,7 +184,7 @@ fn join_and_fork(
         unsafe { libc::_exit(127) }
     };
     let placed_pid = target.as_ref().and_then(|fd| {
-        super::launch::clone_into(
+        crate::namespaces::clone::clone_into(
             nix::sched::CloneFlags::empty(),
             Some(fd.as_raw_fd()),
             &mut run_child,
@@ -194,7 +194,11 @@ fn join_and_fork(
     let (pid, placed) = match placed_pid {
         Some(pid) => (pid, true),
         None => (
-            super::launch::clone_into(nix::sched::CloneFlags::empty(), None, &mut run_child)?,
+            crate::namespaces::clone::clone_into(
+                nix::sched::CloneFlags::empty(),
+                None,
+                &mut run_child,
+            )?,
             false,
         ),
     };
