@@ -6,6 +6,7 @@
 #   make demo      run a busybox container with hull
 #   make lint      rustfmt check + clippy with warnings as errors
 #   make test      deps, lint, build, cargo test, then the cgroup v2 subset
+#   make test-differential  each tests/differential scenario against runc and hull
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
 #   make engines-test  real containerd and podman drive hull (../shared/engines)
 #   make bench     startup benchmark (bench/bench.sh)
@@ -31,7 +32,7 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint oci-checker test test-v2 engines-test bench fuzz stress clean
+.PHONY: all build release deps demo lint oci-checker test test-differential test-v2 engines-test bench fuzz stress clean
 
 all: build
 
@@ -66,6 +67,11 @@ test: deps lint build oci-checker
 	HULL_BIN=$(HULL_DEBUG) HULL_OCI_CHECKER=$(OCI_CHECKER) \
 		$(CARGO) test -- --test-threads=$(TEST_THREADS)
 	$(MAKE) --no-print-directory test-v2
+
+# `make test` runs it too (cargo test runs every test target); this runs
+# only the differential suite (runc from scripts/install-deps.sh).
+test-differential: deps build
+	HULL_BIN=$(HULL_DEBUG) $(CARGO) test --test differential -- --test-threads=$(TEST_THREADS)
 
 # The host mounts cgroup v1 hierarchies, so the cgroup v2 tests run in a VM
 # whose only hierarchy is cgroup v2. The `integration` and `oci-validation`

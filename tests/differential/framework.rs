@@ -162,7 +162,7 @@ pub enum Step {
     /// Poll `state` until the container is stopped (or gone); records the
     /// last status seen.
     WaitStopped,
-    /// Wait until a file (placeholders allowed) exists and is not empty.
+    /// Wait until a file (placeholders allowed) exists.
     WaitFile(String),
     /// Read these cgroup files (v1 names: the controller is the prefix).
     Cgroup(Vec<&'static str>),
@@ -241,8 +241,10 @@ impl Scenario {
     }
     /// Bind the host dir `{out}` read-write at /out.
     pub fn out_mount(self) -> Self {
-        self.add_mount(json!({"destination": "/out", "type": "bind", "source": "{out}",
-                              "options": ["rbind", "rw"]}))
+        self.add_mount(
+            json!({"destination": "/out", "type": "bind", "source": "{out}",
+                              "options": ["rbind", "rw"]}),
+        )
     }
     pub fn without_ns(self, ty: &'static str) -> Self {
         self.edit(move |c, _| {
@@ -483,12 +485,17 @@ fn spawn_console(listener: UnixListener, stop: Arc<AtomicBool>) -> JoinHandle<Ve
             }
         };
         conn.set_nonblocking(false).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         let mut buf = [0u8; 4096];
         let mut iov = [IoSliceMut::new(&mut buf)];
         let mut cmsg = nix::cmsg_space!([RawFd; 4]);
-        let Ok(msg) = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
-        else {
+        let Ok(msg) = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        ) else {
             return b"<console recvmsg failed>".to_vec();
         };
         let mut master = None;
@@ -587,7 +594,10 @@ impl<'a> Run<'a> {
         let mut c = self.command(&args);
         c.stdin(Stdio::null()).stderr(Stdio::null());
         match c.output() {
-            Ok(o) => (o.status.code(), String::from_utf8_lossy(&o.stdout).to_string()),
+            Ok(o) => (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).to_string(),
+            ),
             Err(_) => (None, String::new()),
         }
     }
@@ -745,9 +755,7 @@ impl<'a> Run<'a> {
             Step::WaitFile(p) => {
                 let p = PathBuf::from(self.ctx.expand(p));
                 let deadline = Instant::now() + Duration::from_secs(10);
-                while Instant::now() < deadline
-                    && fs::metadata(&p).map(|m| m.len() == 0).unwrap_or(true)
-                {
+                while Instant::now() < deadline && !p.exists() {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
@@ -824,13 +832,25 @@ impl<'a> Run<'a> {
         let cg_left = observe::remove_cgroups(&self.ctx.cgparent);
         self.obs.insert(
             "cleanup.cgroups".into(),
-            format!("{:?}", cg_left.iter().map(|s| self.ctx.normalise(s)).collect::<Vec<_>>()),
+            format!(
+                "{:?}",
+                cg_left
+                    .iter()
+                    .map(|s| self.ctx.normalise(s))
+                    .collect::<Vec<_>>()
+            ),
         );
         let mut mounts = mounts_under(&self.ctx.bundle);
         mounts.extend(mounts_under(&self.ctx.work));
         self.obs.insert(
             "cleanup.mounts".into(),
-            format!("{:?}", mounts.iter().map(|s| self.ctx.normalise(s)).collect::<Vec<_>>()),
+            format!(
+                "{:?}",
+                mounts
+                    .iter()
+                    .map(|s| self.ctx.normalise(s))
+                    .collect::<Vec<_>>()
+            ),
         );
         for (label, bytes) in term_out {
             if let Some(p) = self.pending.iter().find(|p| p.label == label) {
@@ -876,11 +896,13 @@ impl<'a> Run<'a> {
         names.sort();
         for p in names {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
-            let v = match fs::read(&p) {
-                Ok(b) => observe::normalise_file(&self.ctx.normalise(&String::from_utf8_lossy(&b))),
+            let text = match fs::read(&p) {
+                Ok(b) => self.ctx.normalise(&String::from_utf8_lossy(&b)),
                 Err(_) => "<not a readable file>".into(),
             };
-            self.obs.insert(format!("file.{name}"), v);
+            for (suffix, v) in observe::normalise_file(&text) {
+                self.obs.insert(format!("file.{name}{suffix}"), v);
+            }
         }
     }
 }
@@ -1037,7 +1059,11 @@ fn describe(k: &str, a: &str, b: &str) -> String {
         }
     }
     if al.iter().all(|l| bl.contains(l)) && bl.iter().all(|l| al.contains(l)) {
-        s.push_str(&format!("    same lines, other order:\n    runc: {}\n    hull: {}\n", indent(a), indent(b)));
+        s.push_str(&format!(
+            "    same lines, other order:\n    runc: {}\n    hull: {}\n",
+            indent(a),
+            indent(b)
+        ));
     }
     s
 }

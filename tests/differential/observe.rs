@@ -19,7 +19,7 @@ echo @@cgroup; cat /proc/$p/cgroup
 echo @@mounts; cat /proc/$p/mountinfo
 echo @@limits; cat /proc/$p/limits
 echo @@fds; ls -l /proc/$p/fd
-echo @@stdio; stat -L -c '%u:%g %a' /proc/$p/fd/0 /proc/$p/fd/1 /proc/$p/fd/2
+echo @@stdio; for f in 0 1 2; do [ -t $f ] && stat -L -c "$f %u:%g %a" /proc/$p/fd/$f; done
 echo @@oom; cat /proc/$p/oom_score_adj
 echo @@end"#;
 
@@ -32,7 +32,7 @@ echo @@hostname; hostname
 echo @@env; env | sort
 echo @@cgroup; cat /proc/$p/cgroup
 echo @@limits; cat /proc/$p/limits
-echo @@stdio; stat -L -c '%u:%g %a' /proc/$p/fd/0 /proc/$p/fd/1 /proc/$p/fd/2
+echo @@stdio; for f in 0 1 2; do [ -t $f ] && stat -L -c "$f %u:%g %a" /proc/$p/fd/$f; done
 echo @@oom; cat /proc/$p/oom_score_adj
 echo @@end"#;
 
@@ -50,7 +50,12 @@ pub fn parse_probe(out: &str) -> Vec<(String, String)> {
     let complete = sections.iter().any(|(n, _)| n == "end");
     v.push((
         "probe".into(),
-        if complete { "complete" } else { "<did not complete>" }.into(),
+        if complete {
+            "complete"
+        } else {
+            "<did not complete>"
+        }
+        .into(),
     ));
     for (name, lines) in sections {
         match name.as_str() {
@@ -102,7 +107,7 @@ pub fn parse_probe(out: &str) -> Vec<(String, String)> {
                     order.push(mp.to_string());
                     v.push((key, rest.to_string()));
                 }
-                v.push(("mounts".into(), order.join(" ")));
+                v.push(("mounts".into(), mount_order(&order)));
             }
             "env" => {
                 let mut names = Vec::new();
@@ -116,7 +121,11 @@ pub fn parse_probe(out: &str) -> Vec<(String, String)> {
             "limits" => {
                 for l in lines.iter().skip(1) {
                     let name = l.get(..26).unwrap_or(l).trim();
-                    let vals = l.get(26..).unwrap_or("").split_whitespace().collect::<Vec<_>>();
+                    let vals = l
+                        .get(26..)
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .collect::<Vec<_>>();
                     v.push((format!("limit.{name}"), vals.join(" ")));
                 }
             }
@@ -133,6 +142,31 @@ pub fn parse_probe(out: &str) -> Vec<(String, String)> {
         }
     }
     v
+}
+
+/// The order of mount points, with each run of siblings (same parent
+/// directory, e.g. the device binds in /dev) sorted: only the order of
+/// nested mounts changes what the container sees.
+fn mount_order(points: &[String]) -> String {
+    let parent = |p: &str| {
+        p.rsplit_once('/')
+            .map(|(a, _)| a.to_string())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    for p in points {
+        if let Some(last) = run.last()
+            && parent(last) != parent(p)
+        {
+            run.sort();
+            out.append(&mut run);
+        }
+        run.push(p.clone());
+    }
+    run.sort();
+    out.append(&mut run);
+    out.join(" ")
 }
 
 /// `pipe:[1234]` -> `pipe:[N]`.
@@ -193,17 +227,6 @@ pub fn parse_state(out: &str) -> Vec<(String, String)> {
             .map(|(k, v)| (format!("state.{k}"), normalise_json_field(k, v)))
             .collect(),
         _ => vec![("state".into(), format!("<not a JSON object> {out}"))],
-    }
-}
-
-fn flat_object(v: &Value) -> String {
-    match v {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={}", normalise_json_field(k, v)))
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
     }
 }
 
@@ -305,25 +328,36 @@ pub fn split_diagnostics(err: &str) -> (String, String) {
             None => rest.push(l),
         }
     }
-    // Which levels occurred, not how often: runc repeats some warnings.
-    levels.sort();
-    levels.dedup();
-    (levels.join(" "), rest.join("\n"))
+    // Whether the runtime reported an error (else a warning), not how
+    // often or what else: runc adds deprecation warnings of its own.
+    let summary = if levels.iter().any(|l| l == "error" || l == "fatal") {
+        "error"
+    } else if levels.iter().any(|l| l == "warning") {
+        "warning"
+    } else {
+        ""
+    };
+    (summary.to_string(), rest.join("\n"))
 }
 
-/// A file's content: a bare number (a pid file) is masked, a JSON object
-/// (the state a hook got) is flattened with pid/created masked.
-pub fn normalise_file(s: &str) -> String {
+/// A file's content as (key suffix, value): a bare number (a pid file) is
+/// masked; a JSON object (the state a hook got) gives one key per field,
+/// pid and created masked.
+pub fn normalise_file(s: &str) -> Vec<(String, String)> {
     let t = s.trim();
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
-        return "<number>".into();
+        return vec![(String::new(), "<number>".into())];
     }
     if t.starts_with('{')
-        && let Ok(v) = serde_json::from_str::<Value>(t)
+        && let Ok(Value::Object(m)) = serde_json::from_str::<Value>(t)
     {
-        return flat_object(&v);
+        let mut v = vec![(String::new(), "<JSON object>".to_string())];
+        for (k, val) in &m {
+            v.push((format!(".{k}"), normalise_json_field(k, val)));
+        }
+        return v;
     }
-    s.to_string()
+    vec![(String::new(), s.to_string())]
 }
 
 fn cgroup_root_is_v2() -> bool {

@@ -19,12 +19,17 @@ scenarios! {
     exec_process_json: running().steps([
         write("{work}/process.json", &json!({
             "terminal": false, "user": {"uid": 1000, "gid": 1000, "additionalGids": [30]},
-            "args": ["sh", "-c", crate::observe::PROBE], "env": ["A=b"], "cwd": "/tmp",
+            "args": ["sh", "-c", crate::observe::PROBE], "env": ["A=b", "PATH=/bin"], "cwd": "/tmp",
         }).to_string()),
         exec(&["-p", "{work}/process.json", "--"]).probe().into(),
     ]);
     /// A process.json without `user` (runc's defaults).
     exec_process_json_no_user: running().steps([
+        write("{work}/process.json", &json!({"args": ["id"], "cwd": "/", "env": ["PATH=/bin"]}).to_string()),
+        exec(&["-p", "{work}/process.json", "--"]).into(),
+    ]);
+    /// A process.json without env: no PATH to find args[0] with.
+    exec_process_json_no_env: running().steps([
         write("{work}/process.json", &json!({"args": ["id"], "cwd": "/"}).to_string()),
         exec(&["-p", "{work}/process.json", "--"]).into(),
     ]);
@@ -56,9 +61,11 @@ scenarios! {
     /// `exec -t` in a terminal: the pty belongs to the exec'd user.
     exec_tty: running().step(
         exec(&["-t", "--user", "1000:1000", "--", "sh", "-c", crate::observe::PROBE_NO_MOUNTS]).probe().tty());
-    exec_tty_console_socket: running().step(
+    exec_tty_console_socket: Scenario::new(&["sleep", "1000"]).out_mount().steps([
+        create(&[]).into(), start().into(),
         exec(&["-t", "-d", "--console-socket", "{sock}", "--user", "1000:1000", "--",
-               "sh", "-c", crate::observe::PROBE_NO_MOUNTS]).probe().console());
+               "sh", "-c", &format!("{}; touch /out/done", crate::observe::PROBE_NO_MOUNTS)]).probe().console().into(),
+        wait_file("{out}/done")]);
     /// A cwd only the runtime can enter (0700, another owner) with no
     /// CAP_DAC_OVERRIDE in the process's capabilities.
     exec_cwd_only_runtime_can_enter: running()

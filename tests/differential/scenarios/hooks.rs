@@ -17,7 +17,14 @@ fn record_in_order(kind: &str) -> String {
 }
 
 fn lifecycle() -> Vec<Step> {
-    vec![create(&[]).into(), state().into(), start().into(), wait_stopped(), delete(&[]).into(), state().into()]
+    vec![
+        create(&[]).into(),
+        state().into(),
+        start().into(),
+        wait_stopped(),
+        delete(&[]).into(),
+        state().into(),
+    ]
 }
 
 scenarios! {

@@ -13,8 +13,15 @@ pub mod userns;
 
 pub fn all_names() -> Vec<&'static str> {
     [
-        errors::NAMES, exec::NAMES, hooks::NAMES, lifecycle::NAMES, mounts::NAMES,
-        process::NAMES, resources::NAMES, seccomp::NAMES, userns::NAMES,
+        errors::NAMES,
+        exec::NAMES,
+        hooks::NAMES,
+        lifecycle::NAMES,
+        mounts::NAMES,
+        process::NAMES,
+        resources::NAMES,
+        seccomp::NAMES,
+        userns::NAMES,
     ]
     .concat()
 }

@@ -6,16 +6,29 @@ use crate::scenarios;
 use serde_json::{Value, json};
 
 const FILES: &[&str] = &[
-    "memory.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.memsw.limit_in_bytes",
-    "memory.swappiness", "memory.kmem.limit_in_bytes", "cpu.shares", "cpu.cfs_quota_us",
-    "cpu.cfs_period_us", "cpu.rt_runtime_us", "cpu.rt_period_us", "cpuset.cpus", "cpuset.mems",
-    "pids.max", "blkio.weight", "blkio.bfq.weight",
+    "memory.limit_in_bytes",
+    "memory.soft_limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "memory.swappiness",
+    "memory.kmem.limit_in_bytes",
+    "cpu.shares",
+    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",
+    "cpu.rt_runtime_us",
+    "cpu.rt_period_us",
+    "cpuset.cpus",
+    "cpuset.mems",
+    "pids.max",
+    "blkio.weight",
+    "blkio.bfq.weight",
 ];
 
 /// A sleeping container created with `resources` merged into
 /// linux.resources; records create's status and the cgroup files.
 fn with_resources(r: Value) -> Scenario {
-    Scenario::new(&["sleep", "1000"]).resources(r).steps([create(&[]).into(), cgroup(FILES)])
+    Scenario::new(&["sleep", "1000"])
+        .resources(r)
+        .steps([create(&[]).into(), cgroup(FILES)])
 }
 
 scenarios! {
