@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod check;
 pub mod cli;
 pub mod console;
+pub mod criu;
 pub mod container;
 pub mod hooks;
 pub mod logging;

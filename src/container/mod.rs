@@ -564,4 +564,5 @@ mod tests {
     }
 }
 
+pub mod checkpoint;
 pub mod lifecycle;
