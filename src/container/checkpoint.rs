@@ -415,7 +415,7 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
         let work = open_dir(&work_path, "--work-path")?;
         let criu_root = prepare_root(&dir, &bundle)?;
         let mut opts = base_opts(&o.criu, &images, &work, "restore.log")?;
-        opts.set_root(criu_root.display().to_string());
+        opts.set_root(criu_root.0.display().to_string());
         opts.set_rst_sibling(true);
         if terminal {
             opts.set_orphan_pts_master(true);
@@ -513,6 +513,7 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
         )
         .map_err(|e| with_log(e, &work_path.join("restore.log")))?;
         drop(ns_files);
+        drop(criu_root);
         if restored_pid == 0 {
             restored_pid = pid;
         }
@@ -587,22 +588,13 @@ fn own_cgroups(pid: i32) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// CRIU needs the rootfs as a mount point of its own: hull moves to a
-/// private mount namespace (so nothing it mounts here outlives it or shows
-/// on the host) and binds the rootfs onto a directory in the state dir.
-/// Mount points the config needs that the rootfs lacks are created first.
-fn prepare_root(state_dir: &Path, bundle: &Bundle) -> Result<PathBuf> {
+/// CRIU needs the rootfs as a mount point of its own: it is bound onto
+/// `criu-root` in the state dir for the time of the restore (the guard
+/// detaches it again, before anything could remove the state dir through
+/// it). Mount points the config needs that the rootfs lacks are created
+/// first.
+fn prepare_root(state_dir: &Path, bundle: &Bundle) -> Result<RootBind> {
     use nix::mount::{MsFlags, mount};
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .ctx(|| "restore: unshare the mount namespace".to_string())?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .ctx(|| "restore: make / a slave".to_string())?;
     create_mount_points(bundle)?;
     let target = state_dir.join("criu-root");
     std::fs::create_dir_all(&target).ctx(|| format!("create {}", target.display()))?;
@@ -614,7 +606,20 @@ fn prepare_root(state_dir: &Path, bundle: &Bundle) -> Result<PathBuf> {
         None::<&str>,
     )
     .ctx(|| format!("restore: bind {} on {}", bundle.rootfs.display(), target.display()))?;
-    Ok(target)
+    Ok(RootBind(target))
+}
+
+/// The rootfs bound for CRIU; detached and its mount point removed on drop.
+struct RootBind(PathBuf);
+
+impl Drop for RootBind {
+    fn drop(&mut self) {
+        if let Err(e) = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH) {
+            crate::logging::warn(format!("restore: unmount {}: {e}", self.0.display()));
+            return;
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
 }
 
 /// Bind-mount destinations missing from the rootfs, except under a tmpfs
