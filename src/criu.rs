@@ -34,6 +34,9 @@ fn criu_binary() -> String {
 /// message, and a descriptor CRIU sent with it.
 pub type Handler<'a> = dyn FnMut(&str, &Notify, Option<OwnedFd>) -> Result<()> + 'a;
 
+/// Called with CRIU's pid before the request is sent.
+pub type BeforeSend<'a> = dyn FnMut(i32, &mut Opts) -> Result<()> + 'a;
+
 /// One request to a fresh `criu swrk`.
 pub struct Request<'a> {
     pub kind: ReqType,
@@ -43,7 +46,7 @@ pub struct Request<'a> {
     pub keep_fds: Vec<RawFd>,
     /// Called with CRIU's pid before the request is sent (restore moves it
     /// into the container's cgroup so the restored tasks land there).
-    pub before_send: Option<&'a mut dyn FnMut(i32, &mut Opts) -> Result<()>>,
+    pub before_send: Option<&'a mut BeforeSend<'a>>,
 }
 
 /// Runs one request; returns the pid CRIU reports for a restore (0 otherwise).

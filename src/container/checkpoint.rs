@@ -339,6 +339,12 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
     validate_id(&o.id)?;
     crate::check::preflight(&o.bundle)?;
     let bundle = Bundle::load(&o.bundle)?;
+    if o.root.join(&o.id).exists() {
+        return Err(Error::msg(format!(
+            "container \"{}\" already exists: restore needs a new id (or delete the old container first)",
+            o.id
+        )));
+    }
     let images_path = image_dir(&o.criu)?;
     if !images_path.is_dir() {
         return Err(Error::msg(format!(
