@@ -216,7 +216,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
 
 /// Checks config.json text belonging to the bundle `dir`.
 pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
-    let cfg: Value = match serde_json::from_slice(text) {
+    let mut cfg: Value = match serde_json::from_slice(text) {
         Ok(v) => v,
         Err(e) => {
             let hint = match e.classify() {
@@ -240,6 +240,8 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
         );
         return;
     }
+    // 0 in these fields means "not set" (engines write it): nothing to check.
+    crate::spec::clear_unset_resources_json(&mut cfg);
     schema::check(&cfg, report);
     let rootfs = cfg
         .pointer("/root/path")

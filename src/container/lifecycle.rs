@@ -74,6 +74,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         bundle.dir.display(),
         started.elapsed()
     ));
+    if crate::spec::sets_kernel_memory(&bundle.raw) {
+        crate::logging::warn(crate::spec::KERNEL_MEMORY_IGNORED);
+    }
     let process = bundle.spec.process().as_ref().expect("validated");
     crate::security::lsm::check(&bundle.spec, process)?;
     // Before anything is changed: this may start the command over from a
@@ -245,7 +248,20 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
     c.state.status = Status::Running;
     c.save()?;
-    c.run_hooks_warn(crate::hooks::Kind::Poststart, "running");
+    // runtime.md step 9: a failing poststart hook is an error and the
+    // container is stopped; `delete` continues the lifecycle.
+    if let Err(e) = c.run_hooks(crate::hooks::Kind::Poststart, "running") {
+        let _ = process::signals::send(c.state.pid, libc::SIGKILL);
+        if !wait_exit(c.state.pid, c.state.pid_start_time, 10_000) {
+            crate::logging::warn(format!(
+                "start: container init {} did not die after SIGKILL",
+                c.state.pid
+            ));
+        }
+        c.state.status = Status::Stopped;
+        let _ = c.save();
+        return Err(e);
+    }
     Ok(())
 }
 
@@ -295,8 +311,8 @@ pub fn wait_exit(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
     matches!(nix::poll::poll(&mut pfd, nix::poll::PollTimeout::try_from(timeout_ms).unwrap_or(nix::poll::PollTimeout::MAX)), Ok(n) if n > 0)
 }
 
-/// `delete`: removes a stopped container; a created one is killed first;
-/// a running one only with `force`.
+/// `delete`: removes a stopped container; one that is not stopped only
+/// with `force` (it is killed first).
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
@@ -331,9 +347,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     match c.status() {
         Status::Stopped => {}
-        Status::Running if !force => {
+        // runtime.md: deleting a container that is not stopped MUST error
+        // and MUST have no effect on it (created included; docs/compat.md).
+        status if !force => {
             return Err(Error::msg(format!(
-                "cannot delete container \"{id}\" that is not stopped: running (use --force)"
+                "cannot delete container \"{id}\" that is not stopped: {status} (use --force)"
             )));
         }
         status => {
@@ -672,7 +690,17 @@ pub fn update(root: &Path, id: &str, changes: &oci_spec::runtime::LinuxResources
             "cannot update container \"{id}\": it is stopped"
         )));
     }
-    let merged = cgroups::resources::merge(&current_resources(&c)?, changes)?;
+    let mut changes = changes.clone();
+    if changes
+        .memory()
+        .as_ref()
+        .is_some_and(|m| m.kernel().is_some())
+    {
+        crate::logging::warn(crate::spec::KERNEL_MEMORY_IGNORED);
+    }
+    // 0 where engines mean "not set" changes nothing, as in config.json.
+    crate::spec::clear_unset_resources(&mut changes);
+    let merged = cgroups::resources::merge(&current_resources(&c)?, &changes)?;
     let m = cgroups::manager(&c.state.cgroup_path);
     if !m.exists() {
         return Err(Error::msg(format!(

@@ -231,7 +231,14 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         chan.expect(Msg::HooksDone)?;
     }
     let hook_state = |status: &str| hooks::state_json(cfg.id, status, host_pid, cfg.bundle, spec);
-    hooks::run(spec, hooks::Kind::CreateContainer, &hook_state("creating"))?;
+    // "created" as crun says (and the OCI validation suite expects): the
+    // create operation's environment exists when these hooks run.
+    hooks::run_in(
+        spec,
+        hooks::Kind::CreateContainer,
+        &hook_state("created"),
+        Some(cfg.rootfs),
+    )?;
     crate::logging::debug("rootfs prepared; createContainer hooks done");
     rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
     crate::logging::debug(if cfg.no_pivot {

@@ -291,7 +291,8 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32, placed: bool) -> Result<(
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::RunHooks) => {
                 crate::logging::debug("running prestart and createRuntime hooks");
-                let state = hooks::state_json(o.id, "creating", pid, &o.bundle.dir, spec);
+                // "created": see the createContainer hooks in init.rs.
+                let state = hooks::state_json(o.id, "created", pid, &o.bundle.dir, spec);
                 hooks::run(spec, hooks::Kind::Prestart, &state)?;
                 hooks::run(spec, hooks::Kind::CreateRuntime, &state)?;
                 chan.send(&Msg::HooksDone)?;
