@@ -12,6 +12,7 @@ mod cgroups;
 mod check;
 mod checkpoint;
 mod cli;
+mod compat;
 mod errors;
 mod exec;
 mod hooks;
