@@ -261,10 +261,7 @@ pub fn log_errors(log: &Path) -> String {
         .filter(|l| l.contains("Error (") || l.contains("Error:"))
         .collect();
     let tail = &errors[errors.len().saturating_sub(3)..];
-    tail.iter()
-        .map(|l| l.trim())
-        .collect::<Vec<_>>()
-        .join("; ")
+    tail.iter().map(|l| l.trim()).collect::<Vec<_>>().join("; ")
 }
 
 /// `--manage-cgroups-mode` values, as runc names them.

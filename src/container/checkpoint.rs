@@ -197,7 +197,11 @@ pub fn checkpoint(o: CheckpointOptions) -> Result<()> {
     }
     let images = open_dir(&images_path, "--image-path")?;
     let work = open_dir(&work_path, "--work-path")?;
-    let log = if o.pre_dump { "pre-dump.log" } else { "dump.log" };
+    let log = if o.pre_dump {
+        "pre-dump.log"
+    } else {
+        "dump.log"
+    };
     let mut opts = base_opts(&o.criu, &images, &work, log)?;
     opts.set_pid(c.state.pid);
     opts.set_root(c.state.rootfs.display().to_string());
@@ -216,9 +220,9 @@ pub fn checkpoint(o: CheckpointOptions) -> Result<()> {
         keep.push(fd);
     }
     if let Some(ps) = &o.page_server {
-        let (addr, port) = ps.rsplit_once(':').ok_or_else(|| {
-            Error::msg(format!("--page-server {ps}: expected ADDRESS:PORT"))
-        })?;
+        let (addr, port) = ps
+            .rsplit_once(':')
+            .ok_or_else(|| Error::msg(format!("--page-server {ps}: expected ADDRESS:PORT")))?;
         let port: i32 = port
             .parse()
             .map_err(|_| Error::msg(format!("--page-server {ps}: bad port \"{port}\"")))?;
@@ -328,8 +332,7 @@ fn load_descriptors(images: &Path) -> Result<Vec<String>> {
             path.display()
         )
     })?;
-    serde_json::from_slice(&text)
-        .map_err(|e| Error::msg(format!("{}: {e}", path.display())))
+    serde_json::from_slice(&text).map_err(|e| Error::msg(format!("{}: {e}", path.display())))
 }
 
 /// `restore`: a new container from a bundle and a checkpoint's images.
@@ -491,13 +494,8 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
         let mut notify = |script: &str, n: &criu::Notify, fd: Option<OwnedFd>| -> Result<()> {
             match script {
                 "setup-namespaces" => {
-                    let state = crate::hooks::state_json(
-                        &id,
-                        "created",
-                        n.pid(),
-                        &bundle_dir,
-                        spec,
-                    );
+                    let state =
+                        crate::hooks::state_json(&id, "created", n.pid(), &bundle_dir, spec);
                     crate::hooks::run(spec, crate::hooks::Kind::Prestart, &state)?;
                     crate::hooks::run(spec, crate::hooks::Kind::CreateRuntime, &state)?;
                 }
@@ -611,7 +609,13 @@ fn prepare_root(state_dir: &Path, bundle: &Bundle) -> Result<RootBind> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .ctx(|| format!("restore: bind {} on {}", bundle.rootfs.display(), target.display()))?;
+    .ctx(|| {
+        format!(
+            "restore: bind {} on {}",
+            bundle.rootfs.display(),
+            target.display()
+        )
+    })?;
     Ok(RootBind(target))
 }
 

@@ -573,7 +573,9 @@ pub fn reopen_dev_null_stdio() -> Result<()> {
         if null.is_none() {
             let fd = nix::fcntl::open(
                 "/dev/null",
-                nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::fcntl::OFlag::O_RDWR
+                    | nix::fcntl::OFlag::O_NOFOLLOW
+                    | nix::fcntl::OFlag::O_CLOEXEC,
                 nix::sys::stat::Mode::empty(),
             )
             .ctx(|| "reopen stdio: open the container's /dev/null".into())?;
@@ -592,7 +594,8 @@ pub fn reopen_dev_null_stdio() -> Result<()> {
         let src = null.as_ref().expect("opened above");
         // SAFETY: dup2 onto a stdio number this process owns.
         if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(src), fd) } < 0 {
-            return Err(nix::errno::Errno::last()).ctx(|| format!("reopen stdio {fd} on /dev/null"));
+            return Err(nix::errno::Errno::last())
+                .ctx(|| format!("reopen stdio {fd} on /dev/null"));
         }
     }
     Ok(())

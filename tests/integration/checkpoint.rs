@@ -132,10 +132,7 @@ fn checkpoint_restore_scenario(rt: &Runtime) -> Observed {
     wait_count(&count, 5, Duration::from_secs(120));
     let work = TempDir::new("criu");
     let images = work.path().join("images");
-    let ck = rt.cmd_opts(
-        &["checkpoint", "--image-path", &s(&images), &id],
-        slow(),
-    );
+    let ck = rt.cmd_opts(&["checkpoint", "--image-path", &s(&images), &id], slow());
     let at_checkpoint = read_count(&count).unwrap_or(0);
     let state_after_checkpoint_fails = !rt.cmd(&["state", &id]).success();
     let pid_file = work.path().join("pid");
@@ -205,7 +202,9 @@ fn checkpoint_and_restore_continue_the_count_as_with_runc() {
     );
     let runc = PathBuf::from("/usr/sbin/runc");
     if !runc.exists() {
-        println!("SKIP (comparison): /usr/sbin/runc is not installed; hull's own expectations were checked");
+        println!(
+            "SKIP (comparison): /usr/sbin/runc is not installed; hull's own expectations were checked"
+        );
         return;
     }
     let mut reference = Runtime::new();
@@ -229,7 +228,13 @@ fn checkpoint_leave_running_keeps_the_container() {
     let work = TempDir::new("criu");
     let images = work.path().join("images");
     rt.cmd_opts(
-        &["checkpoint", "--leave-running", "--image-path", &s(&images), &id],
+        &[
+            "checkpoint",
+            "--leave-running",
+            "--image-path",
+            &s(&images),
+            &id,
+        ],
         slow(),
     )
     .ok();
@@ -353,7 +358,15 @@ fn checkpoint_restore_errors_are_clear_and_leave_nothing() {
     let id = unique_id("cr-err");
     rt.track(&id);
     let o = rt
-        .cmd(&["restore", "-d", "--image-path", &s(&missing), "-b", &bp, &id])
+        .cmd(&[
+            "restore",
+            "-d",
+            "--image-path",
+            &s(&missing),
+            "-b",
+            &bp,
+            &id,
+        ])
         .fail();
     assert!(o.stderr.contains("--image-path"), "{o}");
     assert!(!rt.root().join(&id).exists(), "no state dir left: {o}");
@@ -385,7 +398,8 @@ fn checkpoint_restore_errors_are_clear_and_leave_nothing() {
         ])
         .fail();
     assert!(o.stderr.contains("--parent-path"), "{o}");
-    rt.env.push(("HULL_CRIU".into(), "/nonexistent/criu".into()));
+    rt.env
+        .push(("HULL_CRIU".into(), "/nonexistent/criu".into()));
     let o = rt.cmd(&["checkpoint", &running]);
     rt.env.clear();
     assert!(!o.success());
@@ -394,7 +408,15 @@ fn checkpoint_restore_errors_are_clear_and_leave_nothing() {
     // Restoring under an id in use: refused, the container untouched.
     let pid = rt.pid(&running);
     let o = rt
-        .cmd(&["restore", "-d", "--image-path", &s(&empty), "-b", &bp, &running])
+        .cmd(&[
+            "restore",
+            "-d",
+            "--image-path",
+            &s(&empty),
+            "-b",
+            &bp,
+            &running,
+        ])
         .fail();
     assert!(o.stderr.contains("already exists"), "{o}");
     assert_eq!(rt.pid(&running), pid);
