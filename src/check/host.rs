@@ -738,10 +738,15 @@ fn lsm(c: &Ctx, r: &mut Report) {
         );
     }
     if !lsm::selinux_enabled() {
-        for p in ["/process/selinuxLabel", "/linux/mountLabel"] {
-            if asked(p) {
-                r.error(p, lsm::SELINUX_ABSENT, Some(lsm::SELINUX_HINT.into()));
-            }
+        if asked("/process/selinuxLabel") {
+            r.error(
+                "/process/selinuxLabel",
+                lsm::SELINUX_ABSENT,
+                Some(lsm::SELINUX_HINT.into()),
+            );
+        }
+        if asked("/linux/mountLabel") {
+            r.warning("/linux/mountLabel", lsm::MOUNT_LABEL_IGNORED, None);
         }
     }
 }

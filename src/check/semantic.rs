@@ -166,7 +166,7 @@ fn process(c: &Ctx, r: &mut Report) {
             r.error(
                 &format!("{path}/soft"),
                 format!(
-                    "soft limit {s} is above the hard limit {h}: setrlimit(2) refuses it (EINVAL)"
+                    "{t}: soft limit {s} is above the hard limit {h}: setrlimit(2) refuses it (EINVAL)"
                 ),
                 Some(format!("lower soft to at most {h} or raise hard")),
             );
