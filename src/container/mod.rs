@@ -631,4 +631,6 @@ mod tests {
     }
 }
 
+pub mod control;
+pub mod exec;
 pub mod lifecycle;
