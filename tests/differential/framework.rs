@@ -91,7 +91,7 @@ impl Ctx {
     }
 }
 
-type Edit = Box<dyn Fn(&mut Value, &Ctx)>;
+type Edit = Box<dyn Fn(&mut Value, &Ctx) + Send + Sync>;
 
 /// How a command's stdin/stdout/stderr are connected.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -208,7 +208,7 @@ impl Scenario {
     }
     /// Edit the config (after the earlier edits); strings in it may use
     /// the placeholders of [`Ctx`], expanded when it is saved.
-    pub fn edit(mut self, f: impl Fn(&mut Value, &Ctx) + 'static) -> Self {
+    pub fn edit(mut self, f: impl Fn(&mut Value, &Ctx) + Send + Sync + 'static) -> Self {
         self.edits.push(Box::new(f));
         self
     }
@@ -286,7 +286,7 @@ impl Scenario {
         })
     }
     /// Set-up on the host (files in the rootfs, modes...) before the run.
-    pub fn setup(self, f: impl Fn(&Ctx) + 'static) -> Self {
+    pub fn setup(self, f: impl Fn(&Ctx) + Send + Sync + 'static) -> Self {
         self.edit(move |_, ctx| f(ctx))
     }
     pub fn step(mut self, s: impl Into<Step>) -> Self {
@@ -707,7 +707,10 @@ impl<'a> Run<'a> {
                 None => std::thread::sleep(Duration::from_millis(5)),
             }
         };
-        self.remember_pid();
+        // Only these make a container process (for the leak check).
+        if matches!(c.args[0].as_str(), "create" | "run") {
+            self.remember_pid();
+        }
         // A foreground command's terminal output is complete when it has
         // exited; read it now so a later step cannot hold the pty open.
         let term = match (c.io, term) {
@@ -945,9 +948,51 @@ pub fn reference_bin() -> PathBuf {
     );
 }
 
+/// Remove what an earlier, killed run of this suite left behind: cgroup
+/// parents and temp dirs whose name carries the pid of a process that is
+/// gone (`...-<tag>-<pid>-<counter>-<nanos>`).
+fn sweep_stale() {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        let dead = |name: &str, prefix: &str| {
+            name.strip_prefix(prefix)
+                .and_then(|r| r.split('-').nth(1))
+                .and_then(|p| p.parse::<i32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        };
+        for tag in ["runc", "hull"] {
+            let cg = format!("hull-diff-{tag}-");
+            if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
+                for h in rd.flatten() {
+                    for e in fs::read_dir(h.path()).into_iter().flatten().flatten() {
+                        let n = e.file_name().to_string_lossy().to_string();
+                        if n.starts_with(&cg) && dead(&n, "hull-diff-") {
+                            observe::remove_cgroups(&format!("/{n}"));
+                        }
+                    }
+                }
+            }
+            for e in fs::read_dir("/tmp").into_iter().flatten().flatten() {
+                let n = e.file_name().to_string_lossy().to_string();
+                for prefix in ["hull-it-diff-", "hull-it-diff-root-"] {
+                    if n.starts_with(&format!("{prefix}{tag}-")) && dead(&n, prefix) {
+                        for m in mounts_under(&e.path()).into_iter().rev() {
+                            let c = std::ffi::CString::new(m).unwrap();
+                            // SAFETY: umount2 with a valid C string.
+                            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+                        }
+                        let _ = fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Run `s` against runc and hull and fail on any divergence that
 /// docs/compat.md does not list.
 pub fn check(name: &str, s: Scenario) {
+    sweep_stale();
     assert_eq!(
         nix::unistd::geteuid().as_raw(),
         0,
@@ -955,8 +1000,16 @@ pub fn check(name: &str, s: Scenario) {
     );
     let reference = reference_bin();
     let hull = runtime_bin();
-    let want = run_once(&reference, "runc", &s);
-    let got = run_once(&hull, "hull", &s);
+    // The two runs share nothing (own bundle, root, id, cgroup, dirs), so
+    // they run side by side.
+    let started = Instant::now();
+    let (want, got) = std::thread::scope(|scope| {
+        let r = scope.spawn(|| run_once(&reference, "runc", &s));
+        let got = run_once(&hull, "hull", &s);
+        let want = r.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (want, got)
+    });
+    println!("{name}: both runs took {:?}", started.elapsed());
     let (want, got) = collapse_failed_probes(want, got);
     let mut divergences = Vec::new();
     let keys: std::collections::BTreeSet<&String> = want.keys().chain(got.keys()).collect();
