@@ -4,7 +4,7 @@
 #   make release   optimised build (target/release/hull)
 #   make deps      Debian packages and Rust components the tests need
 #   make demo      run a busybox container with hull
-#   make lint      rustfmt check + clippy with warnings as errors
+#   make lint      rustfmt check + clippy with warnings as errors (whole workspace)
 #   make test      deps, lint, build, cargo test, then the cgroup v2 subset
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
 #   make engines-test  real containerd and podman drive hull (../shared/engines)
@@ -53,13 +53,13 @@ demo: deps build
 	cd $(CURDIR) && target/debug/hull --root ./demo/root run -b demo/bundle hull-demo-$$$$
 
 lint:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The oci-validation runner builds the checker itself when HULL_OCI_CHECKER
 # is unset (plain `cargo test`); here it is built once up front.
 oci-checker:
-	$(CARGO) rustc --bin hull-oci-checker --target-dir $(CURDIR)/target/oci-checker \
+	$(CARGO) rustc -p hull-oci-checker --bin hull-oci-checker --target-dir $(CURDIR)/target/oci-checker \
 		-- -C target-feature=+crt-static
 
 test: deps lint build oci-checker
