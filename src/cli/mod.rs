@@ -29,7 +29,8 @@ pub struct Cli {
     /// Emit debug records.
     #[arg(long, global = true)]
     debug: bool,
-    /// Use the systemd cgroup driver (not supported yet: refused when a container is created).
+    /// Use the systemd cgroup driver: linux.cgroupsPath is "slice:prefix:name" and the container
+    /// lives in the transient scope unit prefix-name.scope (later commands find it in the state).
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Rootless mode: true, false or auto.
@@ -360,15 +361,6 @@ fn create_options(root: PathBuf, a: CreateArgs) -> CreateOptions {
     }
 }
 
-fn refuse_systemd(cli_flag: bool) -> Result<()> {
-    if cli_flag {
-        return Err(Error::msg(
-            "--systemd-cgroup: the systemd cgroup driver is not supported yet (this host has no systemd); use the cgroupfs driver",
-        ));
-    }
-    Ok(())
-}
-
 /// Whether hull runs rootless: `--rootless true|false`, or (auto, the
 /// default) when it is not root in the host's user namespace.
 fn is_rootless(flag: Option<&str>) -> bool {
@@ -402,6 +394,7 @@ fn state_root(root: Option<PathBuf>, rootless_flag: Option<&str>) -> Result<Path
 
 fn dispatch(cli: Cli) -> Result<i32> {
     cli.check()?;
+    crate::cgroups::systemd::set_requested(cli.systemd_cgroup);
     // `spec`, `features` and `check` need no state directory.
     let root = match &cli.command {
         Command::Spec { .. } | Command::Features | Command::Check { .. } => PathBuf::new(),
@@ -409,7 +402,6 @@ fn dispatch(cli: Cli) -> Result<i32> {
     };
     match cli.command {
         Command::Create(a) => {
-            refuse_systemd(cli.systemd_cgroup)?;
             logging::debug(format!(
                 "create {} from bundle {}",
                 a.id,
@@ -422,10 +414,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             create,
             detach,
             keep,
-        } => {
-            refuse_systemd(cli.systemd_cgroup)?;
-            lifecycle::run(create_options(root, create), detach, keep)
-        }
+        } => lifecycle::run(create_options(root, create), detach, keep),
         Command::Exec(a) => exec(root, *a),
         Command::Features => {
             let text = serde_json::to_string_pretty(&crate::features::document())

@@ -111,6 +111,9 @@ pub struct State {
     /// The resources in force after an `update` (absent: the config's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// The scope unit of a container created with `--systemd-cgroup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
 }
 
 /// The OCI state plus runc's extra fields, as `state` and `list` print it.
