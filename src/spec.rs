@@ -71,7 +71,16 @@ impl Bundle {
 pub fn parse(file: &str, text: &[u8]) -> Result<Spec> {
     let mut de = serde_json::Deserializer::from_slice(text);
     match serde_path_to_error::deserialize::<_, Spec>(&mut de) {
-        Ok(spec) => Ok(spec),
+        Ok(mut spec) => {
+            if let Some(r) = spec
+                .linux_mut()
+                .as_mut()
+                .and_then(|l| l.resources_mut().as_mut())
+            {
+                clear_unset_resources(r);
+            }
+            Ok(spec)
+        }
         Err(e) => {
             let pointer = json_pointer(e.path());
             let inner = e.into_inner();
@@ -81,6 +90,104 @@ pub fn parse(file: &str, text: &[u8]) -> Result<Spec> {
                 inner.to_string()
             };
             Err(Error::config(file, &pointer, msg))
+        }
+    }
+}
+
+/// linux.resources fields (relative JSON pointers) in which engines write 0
+/// to mean "not set": Docker puts `blockIO.weight: 0` into every config.
+/// runc skips each of them when it is 0, and so does hull: they are
+/// cleared when a config is read (`hull check` clears them too).
+/// `memory.swappiness` 0 is a real value and is not listed.
+pub const UNSET_WHEN_ZERO: &[&str] = &[
+    "/blockIO/weight",
+    "/blockIO/leafWeight",
+    "/cpu/shares",
+    "/cpu/quota",
+    "/cpu/period",
+    "/cpu/realtimeRuntime",
+    "/cpu/realtimePeriod",
+    "/memory/limit",
+    "/memory/reservation",
+    "/memory/swap",
+    "/pids/limit",
+];
+
+/// The warning for `memory.kernel`: kmem limits were deprecated, then
+/// removed from Linux; like runc 1.2, hull ignores the field.
+pub const KERNEL_MEMORY_IGNORED: &str = "linux.resources.memory.kernel: kernel memory limits are deprecated (removed from Linux 6.x); ignored";
+
+/// Whether config.json text sets linux.resources.memory.kernel.
+pub fn sets_kernel_memory(text: &[u8]) -> bool {
+    // Cheap test first: nearly no config has the word.
+    text.windows(8).any(|w| w == b"\"kernel\"")
+        && serde_json::from_slice::<serde_json::Value>(text).is_ok_and(|v| {
+            v.pointer("/linux/resources/memory/kernel")
+                .is_some_and(|k| !k.is_null())
+        })
+}
+
+/// Clears the fields of [`UNSET_WHEN_ZERO`] that are 0, and memory.kernel.
+pub fn clear_unset_resources(r: &mut oci_spec::runtime::LinuxResources) {
+    if let Some(b) = r.block_io_mut() {
+        if b.weight() == Some(0) {
+            b.set_weight(None);
+        }
+        if b.leaf_weight() == Some(0) {
+            b.set_leaf_weight(None);
+        }
+    }
+    if let Some(c) = r.cpu_mut() {
+        if c.shares() == Some(0) {
+            c.set_shares(None);
+        }
+        if c.quota() == Some(0) {
+            c.set_quota(None);
+        }
+        if c.period() == Some(0) {
+            c.set_period(None);
+        }
+        if c.realtime_runtime() == Some(0) {
+            c.set_realtime_runtime(None);
+        }
+        if c.realtime_period() == Some(0) {
+            c.set_realtime_period(None);
+        }
+    }
+    if let Some(m) = r.memory_mut() {
+        if m.limit() == Some(0) {
+            m.set_limit(None);
+        }
+        if m.reservation() == Some(0) {
+            m.set_reservation(None);
+        }
+        if m.swap() == Some(0) {
+            m.set_swap(None);
+        }
+        m.set_kernel(None);
+    }
+    if r.pids().as_ref().is_some_and(|p| p.limit() == 0) {
+        r.set_pids(None);
+    }
+}
+
+/// [`clear_unset_resources`] on config.json as JSON (for `hull check`).
+pub fn clear_unset_resources_json(cfg: &mut serde_json::Value) {
+    let Some(r) = cfg.pointer_mut("/linux/resources") else {
+        return;
+    };
+    for p in UNSET_WHEN_ZERO {
+        let (section, key) = p[1..].split_once('/').expect("two levels");
+        if let Some(obj) = r.get_mut(section).and_then(|s| s.as_object_mut())
+            && obj.get(key).and_then(serde_json::Value::as_f64) == Some(0.0)
+        {
+            obj.remove(key);
+            // `pids` without its limit is nothing (the typed reader drops it).
+            if section == "pids"
+                && let Some(o) = r.as_object_mut()
+            {
+                o.remove(section);
+            }
         }
     }
 }
@@ -102,8 +209,15 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
 
 /// Parses a process.json (for `exec --process`), errors naming the field.
 pub fn parse_process(file: &str, text: &[u8]) -> Result<oci_spec::runtime::Process> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let p: oci_spec::runtime::Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut v: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|e| Error::config(file, "", format!("not JSON: {e}")))?;
+    // runc runs a process without `user` as uid 0, gid 0 (Go's zero
+    // values); callers rely on it, so a missing `user` means that here too.
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    let p: oci_spec::runtime::Process = serde_path_to_error::deserialize(v).map_err(|e| {
         let pointer = json_pointer(e.path());
         Error::config(file, &pointer, e.into_inner())
     })?;
@@ -376,7 +490,7 @@ fn validate(file: &str, spec: &Spec) -> Result<()> {
         }
         if let Some(p) = linux.rootfs_propagation()
             && !p.is_empty()
-            && crate::rootfs::propagation_flags(p).is_none()
+            && crate::mount_options::propagation_flags(p).is_none()
         {
             return Err(Error::config(
                 file,
@@ -522,6 +636,32 @@ pub fn default_config(rootless: bool) -> serde_json::Value {
         }
     }
     spec
+}
+
+/// `hull spec`: writes the default config.json into `bundle`; an existing
+/// one is left alone (an error).
+pub fn write_default_config(bundle: &std::path::Path, rootless: bool) -> Result<()> {
+    use std::io::Write;
+    let path = bundle.join(CONFIG);
+    let text = serde_json::to_string_pretty(&default_config(rootless))
+        .map_err(|e| Error::msg(e.to_string()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::msg(format!(
+                    "{}: file already exists; remove it first",
+                    path.display()
+                ))
+            } else {
+                Error::msg(format!("{}: {e}", path.display()))
+            }
+        })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .map_err(|e| Error::msg(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

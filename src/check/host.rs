@@ -47,7 +47,7 @@ fn root(c: &Ctx, r: &mut Report) {
         ),
         Err(e) => r.error(
             "/root/path",
-            format!("rootfs {}: {}", full.display(), super::io_words(&e)),
+            format!("rootfs {}: {}", full.display(), crate::error::io_words(&e)),
             Some(if p.starts_with('/') {
                 "create the directory or fix the path".to_string()
             } else {
@@ -416,7 +416,11 @@ fn mounts(c: &Ctx, r: &mut Report) {
                 Ok(meta) => src_meta = Some(meta),
                 Err(e) => r.error(
                     &format!("{path}/source"),
-                    format!("bind source {}: {}", full.display(), super::io_words(&e)),
+                    format!(
+                        "bind source {}: {}",
+                        full.display(),
+                        crate::error::io_words(&e)
+                    ),
                     Some(if src.starts_with('/') {
                         "create it on the host or fix the path".to_string()
                     } else {
@@ -540,7 +544,7 @@ fn namespaces(c: &Ctx, r: &mut Report) {
         let f = match std::fs::File::open(p) {
             Ok(f) => f,
             Err(e) => {
-                r.error(&at, format!("{p}: {}", super::io_words(&e)), hint);
+                r.error(&at, format!("{p}: {}", crate::error::io_words(&e)), hint);
                 continue;
             }
         };
@@ -747,7 +751,7 @@ fn lsm(c: &Ctx, r: &mut Report) {
 // ---------------------------------------------------------------------------
 
 fn hooks(c: &Ctx, r: &mut Report) {
-    for &kind in crate::features::HOOKS {
+    for kind in crate::hooks::Kind::ALL.map(crate::hooks::Kind::key) {
         // Failing poststart and poststop hooks only warn.
         let sev = if kind.starts_with("post") {
             Severity::Warning
@@ -789,7 +793,7 @@ fn hooks(c: &Ctx, r: &mut Report) {
                 Err(e) => r.push(
                     sev,
                     &at,
-                    format!("{p}: {}", super::io_words(&e)),
+                    format!("{p}: {}", crate::error::io_words(&e)),
                     Some(hint.into()),
                 ),
                 Ok(m) if m.is_dir() => r.push(sev, &at, format!("{p} is a directory"), None),

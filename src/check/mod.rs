@@ -60,6 +60,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// The closing line of `hull check`'s text output.
+    pub fn summary(&self, file: &str) -> String {
+        let (e, w) = (self.errors(), self.warnings());
+        if e + w == 0 {
+            format!("{file}: no problems found\n")
+        } else {
+            format!("{file}: {e} error(s), {w} warning(s)\n")
+        }
+    }
+
     pub fn push(
         &mut self,
         severity: Severity,
@@ -171,7 +181,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
         Err(e) => {
             report.error(
                 "/",
-                format!("bundle {}: {}", dir.display(), io_words(&e)),
+                format!("bundle {}: {}", dir.display(), crate::error::io_words(&e)),
                 Some("--bundle must name the directory holding config.json".into()),
             );
             return (shown, report);
@@ -184,7 +194,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
         Err(e) => {
             report.error(
                 "/",
-                format!("{file_name}: {}", io_words(&e)),
+                format!("{file_name}: {}", crate::error::io_words(&e)),
                 Some("write one with `hull spec` and edit it".into()),
             );
             return (file_name, report);
@@ -196,7 +206,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
 
 /// Checks config.json text belonging to the bundle `dir`.
 pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
-    let cfg: Value = match serde_json::from_slice(text) {
+    let mut cfg: Value = match serde_json::from_slice(text) {
         Ok(v) => v,
         Err(e) => {
             let hint = match e.classify() {
@@ -220,6 +230,8 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
         );
         return;
     }
+    // 0 in these fields means "not set" (engines write it): nothing to check.
+    crate::spec::clear_unset_resources_json(&mut cfg);
     schema::check(&cfg, report);
     let rootfs = cfg
         .pointer("/root/path")
@@ -287,15 +299,6 @@ pub fn preflight(dir: &Path) -> Result<()> {
             }
             Err(Error::config(&file, &p.path, msg))
         }
-    }
-}
-
-/// An I/O error in the words of its errno ("ENOENT: No such file or
-/// directory"), without Rust's "(os error 2)".
-pub fn io_words(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).to_string(),
-        None => e.to_string(),
     }
 }
 

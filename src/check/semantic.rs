@@ -872,7 +872,7 @@ fn dev_kind(t: &str) -> &'static str {
 fn linux_misc(c: &Ctx, r: &mut Report) {
     if let Some(p) = c.str("/linux/rootfsPropagation")
         && !p.is_empty()
-        && crate::rootfs::propagation_flags(p).is_none()
+        && crate::mount_options::propagation_flags(p).is_none()
     {
         r.error(
             "/linux/rootfsPropagation",
@@ -960,7 +960,7 @@ fn linux_misc(c: &Ctx, r: &mut Report) {
 }
 
 fn hooks(c: &Ctx, r: &mut Report) {
-    for &kind in crate::features::HOOKS {
+    for kind in crate::hooks::Kind::ALL.map(crate::hooks::Kind::key) {
         for (i, h) in c.items(&format!("/hooks/{kind}")) {
             if let Some(t) = h.get("timeout").and_then(Value::as_i64)
                 && t < 1

@@ -1,13 +1,12 @@
 //! The operations of runtime.md on the state dir: create, start, kill,
 //! delete, plus `run` built from them.
 
-use super::{Container, START_SOCKET, State, Status, validate_id, write_state};
+use super::{Container, State, Status, validate_id, write_state};
 use crate::cgroups;
 use crate::error::{Context, Error, Result};
 use crate::process::{self, LaunchOptions};
 use crate::security::exeseal;
 use crate::spec::Bundle;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -75,6 +74,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         bundle.dir.display(),
         started.elapsed()
     ));
+    if crate::spec::sets_kernel_memory(&bundle.raw) {
+        crate::logging::warn(crate::spec::KERNEL_MEMORY_IGNORED);
+    }
     let process = bundle.spec.process().as_ref().expect("validated");
     crate::security::lsm::check(&bundle.spec, process)?;
     // Before anything is changed: this may start the command over from a
@@ -261,17 +263,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             )));
         }
     }
-    let dir = std::fs::File::open(&c.dir).ctx(|| format!("open {}", c.dir.display()))?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dir.as_raw_fd());
-    let mut conn = std::os::unix::net::UnixStream::connect(&path).ctx(|| {
-        format!(
-            "start: connect to the container init ({})",
-            c.dir.join(START_SOCKET).display()
-        )
-    })?;
-    let mut reply = String::new();
-    let _ = conn.read_to_string(&mut reply);
-    let _ = std::fs::remove_file(c.dir.join(START_SOCKET));
+    let reply = process::start::release(&c.dir)?;
     if !reply.is_empty() {
         c.state.status = Status::Stopped;
         let _ = c.save();
@@ -279,7 +271,20 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
     c.state.status = Status::Running;
     c.save()?;
-    c.run_hooks_warn(crate::hooks::Kind::Poststart, "running");
+    // runtime.md step 9: a failing poststart hook is an error and the
+    // container is stopped; `delete` continues the lifecycle.
+    if let Err(e) = c.run_hooks(crate::hooks::Kind::Poststart, "running") {
+        let _ = process::signals::send(c.state.pid, libc::SIGKILL);
+        if !wait_exit(c.state.pid, c.state.pid_start_time, 10_000) {
+            crate::logging::warn(format!(
+                "start: container init {} did not die after SIGKILL",
+                c.state.pid
+            ));
+        }
+        c.state.status = Status::Stopped;
+        let _ = c.save();
+        return Err(e);
+    }
     Ok(())
 }
 
@@ -329,8 +334,8 @@ pub fn wait_exit(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
     matches!(nix::poll::poll(&mut pfd, nix::poll::PollTimeout::try_from(timeout_ms).unwrap_or(nix::poll::PollTimeout::MAX)), Ok(n) if n > 0)
 }
 
-/// `delete`: removes a stopped container; a created one is killed first;
-/// a running one only with `force`.
+/// `delete`: removes a stopped container; one that is not stopped only
+/// with `force` (it is killed first).
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
@@ -365,9 +370,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     match c.status() {
         Status::Stopped => {}
-        Status::Running if !force => {
+        // runtime.md: deleting a container that is not stopped MUST error
+        // and MUST have no effect on it (created included; docs/compat.md).
+        status if !force => {
             return Err(Error::msg(format!(
-                "cannot delete container \"{id}\" that is not stopped: running (use --force)"
+                "cannot delete container \"{id}\" that is not stopped: {status} (use --force)"
             )));
         }
         status => {
@@ -575,6 +582,47 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
     supervise::supervise(pid, master, o.process.console_size().is_some())
 }
 
+/// Where `exec`'s process comes from.
+pub enum ExecProcess<'a> {
+    /// A process.json (`--process`).
+    File(&'a Path),
+    /// The container's own process with exec's flags laid over it.
+    Overrides(crate::spec::ProcessOverrides),
+}
+
+/// The process `exec` runs in container `id`.
+pub fn exec_process(
+    root: &Path,
+    id: &str,
+    source: ExecProcess,
+) -> Result<oci_spec::runtime::Process> {
+    match source {
+        ExecProcess::File(path) => {
+            // A pipe cannot be read again by the sealed copy of hull, so
+            // decide on re-executing before reading it.
+            if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+                let c = Container::load(root, id)?;
+                let spec = c.saved_spec()?;
+                protect_exec(c.state.pid, &spec, &c.state.cgroup_path, None)?;
+            }
+            let text = std::fs::read(path)
+                .map_err(|e| Error::msg(format!("--process {}: {e}", path.display())))?;
+            crate::spec::parse_process(&path.display().to_string(), &text)
+        }
+        ExecProcess::Overrides(o) => {
+            let c = Container::load(root, id)?;
+            let mut p = c
+                .saved_spec()?
+                .process()
+                .clone()
+                .ok_or_else(|| Error::msg("container config has no process"))?;
+            drop(c);
+            crate::spec::override_process(&mut p, &o)?;
+            Ok(p)
+        }
+    }
+}
+
 /// Re-executes `exec` from a sealed copy of hull when the container could
 /// reach hull's binary (see security::exeseal). `process` is None when the
 /// new process is not known yet (a --process file that cannot be read twice).
@@ -678,7 +726,17 @@ pub fn update(root: &Path, id: &str, changes: &oci_spec::runtime::LinuxResources
             "cannot update container \"{id}\": it is stopped"
         )));
     }
-    let merged = cgroups::resources::merge(&current_resources(&c)?, changes)?;
+    let mut changes = changes.clone();
+    if changes
+        .memory()
+        .as_ref()
+        .is_some_and(|m| m.kernel().is_some())
+    {
+        crate::logging::warn(crate::spec::KERNEL_MEMORY_IGNORED);
+    }
+    // 0 where engines mean "not set" changes nothing, as in config.json.
+    crate::spec::clear_unset_resources(&mut changes);
+    let merged = cgroups::resources::merge(&current_resources(&c)?, &changes)?;
     let m = cgroup_of(&c);
     if !m.exists() {
         return Err(Error::msg(format!(

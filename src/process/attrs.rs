@@ -61,7 +61,7 @@ pub fn set_oom_score_adj(p: &Process) -> Result<()> {
     if let Some(adj) = p.oom_score_adj() {
         // Through the verified procfs handle, like the LSM labels: a file
         // planted over /proc/self/oom_score_adj must not swallow the write.
-        crate::rootfs::procfs::Procfs::open()
+        crate::procfs::Procfs::open()
             .and_then(|proc| proc.write_self("oom_score_adj", adj.to_string().as_bytes()))
             .map_err(|e| e.wrap(format!("process.oomScoreAdj {adj}")))?;
     }

@@ -219,7 +219,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         spec,
         rootfs: cfg.rootfs,
         bundle: cfg.bundle,
-        cgroup_path: cfg.cgroup_path,
+        cgroup_view: &|| cgroup_view(cfg.cgroup_path),
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         in_userns,
         idmapped: cfg.idmapped,
@@ -231,7 +231,14 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         chan.expect(Msg::HooksDone)?;
     }
     let hook_state = |status: &str| hooks::state_json(cfg.id, status, host_pid, cfg.bundle, spec);
-    hooks::run(spec, hooks::Kind::CreateContainer, &hook_state("creating"))?;
+    // "created" as crun says (and the OCI validation suite expects): the
+    // create operation's environment exists when these hooks run.
+    hooks::run_in(
+        spec,
+        hooks::Kind::CreateContainer,
+        &hook_state("created"),
+        Some(cfg.rootfs),
+    )?;
     crate::logging::debug("rootfs prepared; createContainer hooks done");
     rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
     crate::logging::debug(if cfg.no_pivot {
@@ -327,9 +334,30 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     unsafe { libc::_exit(127) }
 }
 
+/// What a "cgroup" mount in the rootfs shows: the container's cgroup
+/// directory on a cgroup2 host, else each v1 hierarchy's.
+fn cgroup_view(path: &str) -> Result<rootfs::CgroupView> {
+    use crate::cgroups;
+    if cgroups::host_version() == cgroups::Version::V2 {
+        let dir = std::path::Path::new(cgroups::CGROUP_ROOT).join(path.trim_start_matches('/'));
+        return Ok(rootfs::CgroupView::V2 { dir });
+    }
+    Ok(rootfs::CgroupView::V1(
+        cgroups::v1_hierarchies()?
+            .iter()
+            .filter(|h| !h.is_v2)
+            .map(|h| rootfs::CgroupV1Dir {
+                mount_point: h.mount_point.clone(),
+                controllers: h.controllers.clone(),
+                dir: h.dir_of(path),
+            })
+            .collect(),
+    ))
+}
+
 /// Installs linux.seccomp (if any), notifying its listener.
 fn install_seccomp(cfg: &InitConfig, pid: i32) -> Result<()> {
-    seccomp::install_for(
+    super::seccomp_notify::install_for(
         cfg.seccomp,
         cfg.seccomp_listener,
         cfg.spec,
