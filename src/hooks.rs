@@ -174,8 +174,31 @@ fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<()> {
         started.elapsed()
     ));
     if status.success() {
-        Ok(())
-    } else {
-        Err(Error::msg(format!("hook failed: {status}")))
+        return Ok(());
     }
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        // Say what the signal means: SIGSYS, for one, is a seccomp kill.
+        Some(sig) => Err(Error::msg(format!(
+            "hook failed: killed by signal {sig} ({}{})",
+            nix::sys::signal::Signal::try_from(sig)
+                .map(|s| s.as_str())
+                .unwrap_or("unknown"),
+            signal_meaning(sig),
+        ))),
+        None => Err(Error::msg(format!("hook failed: {status}"))),
+    }
+}
+
+/// ": bad system call" and the like, from the C library's signal names.
+fn signal_meaning(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a NUL-terminated string that
+    // stays valid until the next call; it is copied at once.
+    let p = unsafe { libc::strsignal(sig) };
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-null, NUL-terminated (see above).
+    let s = unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy();
+    format!(": {}", s.to_lowercase())
 }

@@ -2,7 +2,7 @@
 //! that `hull spec` writes.
 
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
 pub const CONFIG: &str = "config.json";
@@ -57,7 +57,6 @@ impl Bundle {
             }
         }
         let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
-        validate(&file_name, &spec)?;
         Ok(Bundle {
             dir,
             spec,
@@ -330,228 +329,6 @@ pub fn override_process(p: &mut oci_spec::runtime::Process, o: &ProcessOverrides
     Ok(())
 }
 
-/// Semantic checks the type system cannot express, each naming its field.
-fn validate(file: &str, spec: &Spec) -> Result<()> {
-    let version = spec.version();
-    let supported = version
-        .split('.')
-        .next()
-        .map(|major| major == "1")
-        .unwrap_or(false);
-    if !supported {
-        return Err(Error::config(
-            file,
-            "/ociVersion",
-            format!("unsupported version {version:?}: hull implements runtime spec 1.x"),
-        ));
-    }
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::config(file, "/process", "missing: `start` needs a process"))?;
-    match process.args() {
-        Some(a) if !a.is_empty() => {}
-        _ => {
-            return Err(Error::config(
-                file,
-                "/process/args",
-                "must hold at least one entry",
-            ));
-        }
-    }
-    if !process.cwd().is_absolute() {
-        return Err(Error::config(
-            file,
-            "/process/cwd",
-            format!("{:?} is not an absolute path", process.cwd()),
-        ));
-    }
-    let linux = spec.linux().as_ref();
-    let namespaces = linux.and_then(|l| l.namespaces().as_ref());
-    let mut seen = Vec::new();
-    for (i, ns) in namespaces.into_iter().flatten().enumerate() {
-        if seen.contains(&ns.typ()) {
-            return Err(Error::config(
-                file,
-                &format!("/linux/namespaces/{i}/type"),
-                format!("namespace {:?} listed twice", ns.typ().to_string()),
-            ));
-        }
-        seen.push(ns.typ());
-        if let Some(p) = ns.path() {
-            if !p.is_absolute() {
-                return Err(Error::config(
-                    file,
-                    &format!("/linux/namespaces/{i}/path"),
-                    format!("{} is not an absolute path", p.display()),
-                ));
-            }
-            if let Err(e) = std::fs::metadata(p) {
-                return Err(Error::config(
-                    file,
-                    &format!("/linux/namespaces/{i}/path"),
-                    format!("{}: {e}", p.display()),
-                ));
-            }
-        }
-    }
-    let has_new = |t: LinuxNamespaceType| {
-        namespaces
-            .into_iter()
-            .flatten()
-            .any(|n| n.typ() == t && n.path().is_none())
-    };
-    let has = |t: LinuxNamespaceType| namespaces.into_iter().flatten().any(|n| n.typ() == t);
-    if !has(LinuxNamespaceType::Mount) {
-        return Err(Error::config(
-            file,
-            "/linux/namespaces",
-            "a mount namespace is required to set up the root filesystem",
-        ));
-    }
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(Error::config(
-            file,
-            "/hostname",
-            "setting the hostname needs a uts namespace in /linux/namespaces",
-        ));
-    }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts)
-    {
-        return Err(Error::config(
-            file,
-            "/domainname",
-            "setting the domainname needs a uts namespace in /linux/namespaces",
-        ));
-    }
-    if let Some(linux) = linux {
-        let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-        if has_new(LinuxNamespaceType::User) {
-            if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-                return Err(Error::config(
-                    file,
-                    "/linux/uidMappings",
-                    "a new user namespace needs uidMappings",
-                ));
-            }
-            if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-                return Err(Error::config(
-                    file,
-                    "/linux/gidMappings",
-                    "a new user namespace needs gidMappings",
-                ));
-            }
-        } else if maps && !has(LinuxNamespaceType::User) {
-            // With a user namespace joined by path the mappings are only
-            // information (engines pass the joined namespace's, or a dummy
-            // one): hull never writes them.
-            return Err(Error::config(
-                file,
-                "/linux/uidMappings",
-                "id mappings are only valid with a new user namespace or one joined by path",
-            ));
-        }
-        if linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty())
-            && !has_new(LinuxNamespaceType::Time)
-        {
-            return Err(Error::config(
-                file,
-                "/linux/timeOffsets",
-                "time offsets need a new time namespace",
-            ));
-        }
-        if let Some(offsets) = linux.time_offsets() {
-            for clock in offsets.keys() {
-                if clock != "monotonic" && clock != "boottime" {
-                    return Err(Error::config(
-                        file,
-                        &format!("/linux/timeOffsets/{clock}"),
-                        "unknown clock: expected \"monotonic\" or \"boottime\"",
-                    ));
-                }
-            }
-        }
-        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty())
-            && !has_new(LinuxNamespaceType::Network)
-        {
-            return Err(Error::config(
-                file,
-                "/linux/netDevices",
-                "moving network devices needs a new network namespace",
-            ));
-        }
-        if let Some(sysctl) = linux.sysctl() {
-            for key in sysctl.keys() {
-                if let Some(err) = sysctl_problem(key, &has) {
-                    return Err(Error::config(file, &format!("/linux/sysctl/{key}"), err));
-                }
-            }
-        }
-        if let Some(p) = linux.rootfs_propagation()
-            && !p.is_empty()
-            && crate::mount_options::propagation_flags(p).is_none()
-        {
-            return Err(Error::config(
-                file,
-                "/linux/rootfsPropagation",
-                format!("unknown propagation {p:?}"),
-            ));
-        }
-    }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if m.destination().as_os_str().is_empty() {
-            return Err(Error::config(
-                file,
-                &format!("/mounts/{i}/destination"),
-                "must not be empty",
-            ));
-        }
-        if m.destination()
-            .components()
-            .any(|c| c == std::path::Component::ParentDir)
-        {
-            return Err(Error::config(
-                file,
-                &format!("/mounts/{i}/destination"),
-                format!("{} must not contain \"..\"", m.destination().display()),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Is this sysctl safe to set with the namespaces chosen? (Namespaced
-/// sysctls only; the rest would change the host.)
-pub(crate) fn sysctl_problem(
-    key: &str,
-    has_new: &dyn Fn(LinuxNamespaceType) -> bool,
-) -> Option<String> {
-    let ipc = [
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
-        return (!has_new(LinuxNamespaceType::Ipc))
-            .then(|| "needs a new ipc namespace".to_string());
-    }
-    if key.starts_with("net.") {
-        return (!has_new(LinuxNamespaceType::Network))
-            .then(|| "needs a new network namespace".to_string());
-    }
-    if key == "kernel.hostname" || key == "kernel.domainname" {
-        return (!has_new(LinuxNamespaceType::Uts))
-            .then(|| "needs a new uts namespace".to_string());
-    }
-    Some("not a namespaced sysctl: setting it would change the host".to_string())
-}
-
 /// The default config.json written by `hull spec`.
 pub fn default_config(rootless: bool) -> serde_json::Value {
     use serde_json::json;
@@ -667,16 +444,6 @@ pub fn write_default_config(bundle: &std::path::Path, rootless: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_config_parses_and_validates() {
-        let text = serde_json::to_vec(&default_config(false)).unwrap();
-        let spec = parse("config.json", &text).unwrap();
-        validate("config.json", &spec).unwrap();
-        let text = serde_json::to_vec(&default_config(true)).unwrap();
-        let spec = parse("config.json", &text).unwrap();
-        validate("config.json", &spec).unwrap();
-    }
 
     #[test]
     fn type_errors_name_the_field() {

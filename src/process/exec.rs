@@ -255,6 +255,7 @@ fn run_process(
         let _ = nix::unistd::close(fd);
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
+    attrs::close_on_exec_from_3();
     // As in the init: without no_new_privs the filter must go in while
     // CAP_SYS_ADMIN is still effective, i.e. before the uid change.
     attrs::apply_process(p, t.spec, in_userns, &mut || {

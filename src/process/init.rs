@@ -272,6 +272,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // set-up (setgroups, setres[ug]id, capset, prctl, the ready message,
     // accept4, fcntl, close_range, execve).
     let nnp = process.no_new_privileges().unwrap_or(false);
+    attrs::close_on_exec_from_3();
     attrs::apply_process(process, spec, in_userns, &mut || {
         if nnp {
             Ok(())
@@ -314,19 +315,20 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         }
     };
     drop(listener);
+    // With no_new_privs, the filter goes in as late as it can: only the
+    // startContainer hooks (which run under it, as in runc), the notify fd
+    // hand-off, fcntl and execve run under it.
+    if nnp && let Err(e) = install_seccomp(cfg, host_pid) {
+        let _ = nix::unistd::write(&conn, format!("{e}").as_bytes());
+        // SAFETY: see die().
+        unsafe { libc::_exit(1) }
+    }
     if let Err(e) = hooks::run(spec, hooks::Kind::StartContainer, &hook_state("created")) {
         let _ = nix::unistd::write(&conn, e.to_string().as_bytes());
         // SAFETY: see die().
         unsafe { libc::_exit(1) }
     }
     attrs::pass_fds(cfg.inherited_fds);
-    // With no_new_privs, the filter goes in as late as possible: only
-    // sending the notify fd (sendmsg, close) and execve run under it.
-    if nnp && let Err(e) = install_seccomp(cfg, host_pid) {
-        let _ = nix::unistd::write(&conn, format!("{e}").as_bytes());
-        // SAFETY: see die().
-        unsafe { libc::_exit(1) }
-    }
     let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
     let msg = format!("exec {:?}: {err}", exe);
     let _ = nix::unistd::write(&conn, msg.as_bytes());
