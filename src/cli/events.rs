@@ -1,6 +1,6 @@
 //! `hull events`: OOM notifications and resource usage as JSON lines.
 
-use crate::container::lifecycle;
+use crate::container::control;
 use crate::error::{Error, Result};
 use clap::Args;
 use std::path::Path;
@@ -27,7 +27,7 @@ impl EventsArgs {
 
 pub fn run(root: &Path, a: EventsArgs) -> Result<i32> {
     if a.stats {
-        let data = lifecycle::stats(root, &a.id)?;
+        let data = control::stats(root, &a.id)?;
         println!(
             "{}",
             serde_json::json!({"type": "stats", "id": a.id, "data": data})
@@ -35,7 +35,7 @@ pub fn run(root: &Path, a: EventsArgs) -> Result<i32> {
         return Ok(0);
     }
     let iv = parse_duration(&a.interval)?;
-    lifecycle::events(root, &a.id, Some(iv), &mut std::io::stdout().lock()).map(|_| 0)
+    control::events(root, &a.id, Some(iv), &mut std::io::stdout().lock()).map(|_| 0)
 }
 
 /// "5s", "500ms", "1m", or plain seconds.

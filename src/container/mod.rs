@@ -176,6 +176,19 @@ pub fn ensure_root(root: &Path) -> Result<()> {
 }
 
 impl Container {
+    /// The container's cgroup with the driver it was created with: `update`
+    /// and `delete` go through systemd for a scope unit; everything else
+    /// works on the cgroup files either way.
+    pub fn cgroup(&self) -> Box<dyn crate::cgroups::Manager> {
+        match &self.state.systemd_unit {
+            Some(unit) => Box::new(crate::cgroups::systemd::SystemdManager::existing(
+                unit,
+                &self.state.cgroup_path,
+            )),
+            None => crate::cgroups::manager(&self.state.cgroup_path),
+        }
+    }
+
     /// Creates and locks a fresh state dir holding `state`; fails if the id
     /// is taken. The dir is made, locked and given its state.json under a
     /// temporary name (not a valid id), then renamed into place without
@@ -634,4 +647,6 @@ mod tests {
     }
 }
 
+pub mod control;
+pub mod exec;
 pub mod lifecycle;

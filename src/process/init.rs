@@ -254,7 +254,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup_in_container(fd, size, true)?;
+        crate::console::setup_in_container(fd, size, true, process.user().uid())?;
         let _ = nix::unistd::close(fd);
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
