@@ -207,6 +207,9 @@ pub fn checkpoint(o: CheckpointOptions) -> Result<()> {
     opts.set_root(c.state.rootfs.display().to_string());
     opts.set_leave_running(o.leave_running);
     opts.set_auto_dedup(o.auto_dedup);
+    // A terminal's master lives outside the container (with the engine):
+    // CRIU records the slave as an orphan, and restore makes a new pair.
+    opts.set_orphan_pts_master(true);
     if o.pre_dump {
         opts.set_track_mem(true);
     }
