@@ -8,7 +8,8 @@
 #   make test      deps, lint, build, cargo test, then the cgroup v2 subset
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
 #   make test-systemd  the systemd cgroup driver's tests, with systemd booted in that VM
-#   make engines-test  real containerd and podman drive hull (../shared/engines)
+#   make engines-test  real containerd and podman drive hull (../shared/engines),
+#                  podman checkpoint/restore in the VM (make engines-checkpoint)
 #   make bench     startup benchmark (bench/bench.sh)
 #   make fuzz      each cargo-fuzz target for FUZZ_SECONDS (default 60; nightly + cargo-fuzz)
 #   make stress    concurrency stress test (STRESS_COUNTS="50 100 200", STRESS_WORKERS=16)
@@ -32,7 +33,7 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint oci-checker test test-v2 test-systemd engines-test bench fuzz stress clean
+.PHONY: all build release deps demo lint oci-checker test test-v2 test-systemd engines-test engines-checkpoint bench fuzz stress clean
 
 all: build
 
@@ -125,7 +126,23 @@ engines-test: build
 			bash $(ENGINES)/$$smoke $(HULL_DEBUG) || rc=1; \
 		fi; \
 	done; \
+	$(MAKE) --no-print-directory engines-checkpoint || rc=1; \
 	exit $$rc
+
+# podman container checkpoint/restore through hull, in the cgroup v2 VM
+# (CRIU does not work on every host kernel). CKPT_RUNTIMES="$(HULL_DEBUG)
+# /usr/sbin/runc" adds runc as the control (about 4 min each under emulation).
+CKPT_RUNTIMES ?= $(HULL_DEBUG)
+engines-checkpoint: build
+	@if [[ ! -e "$(CGROUP2_VM)" || ! -d "$(ENGINES)" ]]; then \
+		echo "engines-checkpoint: SKIPPED: $(CGROUP2_VM) or $(ENGINES) is missing (shared/ beside the repository)"; \
+		exit 0; \
+	fi; \
+	command -v podman >/dev/null || bash $(ENGINES)/install-deps; \
+	$(CURDIR)/scripts/install-deps.sh; \
+	vm="$(CGROUP2_VM)"; [[ -x "$$vm" ]] || vm="bash $$vm"; \
+	$$vm --share $(CURDIR) --timeout 1200 --env ENGINES=$(ENGINES) \
+		-- bash $(CURDIR)/tests/engines/podman-checkpoint-smoke $(CKPT_RUNTIMES)
 
 bench:
 	$(CURDIR)/bench/bench.sh
