@@ -4,6 +4,7 @@
 use super::resources::{Dir, v1_bytes, write_field};
 use super::{Manager, pids_value, read_pids, rmdir_retry, write_file};
 use crate::error::{Context, Error, Result};
+use crate::procinfo;
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxResources,
 };
@@ -37,25 +38,17 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .ctx(|| "read /proc/self/mountinfo".into())?;
     let mut out: Vec<Hierarchy> = Vec::new();
-    for line in text.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        if pre.len() < 5 || post.len() < 3 {
-            continue;
-        }
-        let fstype = post[0];
+    for m in text.lines().filter_map(procinfo::mountinfo_line) {
+        let fstype = m.fstype;
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
-        let mount_point = PathBuf::from(unescape(pre[4]));
+        let mount_point = PathBuf::from(m.mount_point);
         if out.iter().any(|h| h.mount_point == mount_point) {
             continue;
         }
         let controllers = if fstype == "cgroup" {
-            post[2]
+            m.super_options
                 .split(',')
                 .filter(|o| {
                     !matches!(*o, "rw" | "ro" | "relatime" | "noexec" | "nosuid" | "nodev")
@@ -72,7 +65,7 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
         };
         out.push(Hierarchy {
             mount_point,
-            root: unescape(pre[3]),
+            root: m.root,
             controllers,
             is_v2: fstype == "cgroup2",
         });
@@ -88,26 +81,6 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
         nix::sys::statfs::statfs(&h.mount_point).is_ok_and(|s| s.filesystem_type() == want)
     });
     Ok(out)
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
-        {
-            out.push(v);
-            i += 4;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub struct V1Manager {
