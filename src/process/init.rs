@@ -185,8 +185,11 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     if cfg.cgroup_self_join {
         cfg.cgroup.join_self_v1()?;
     }
-    let in_userns =
-        cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
+    // Also true when hull itself was started in a user namespace (rootless
+    // podman runs the runtime in its own): mknod is refused there too.
+    let in_userns = cfg.plan.creates(LinuxNamespaceType::User)
+        || cfg.plan.joins(LinuxNamespaceType::User)
+        || crate::namespaces::in_child_user_namespace();
     // Outside a user namespace /proc/self stays root's either way: protect
     // the image at once. In one, later writes to /proc/self (oom_score_adj,
     // mode 0644) need it dumpable: becoming root in the new user namespace
@@ -220,6 +223,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         rootfs: cfg.rootfs,
         bundle: cfg.bundle,
         cgroup_path: cfg.cgroup_path,
+        has_cgroup: !cfg.cgroup.is_skipped(),
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         in_userns,
         idmapped: cfg.idmapped,

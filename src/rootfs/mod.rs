@@ -26,6 +26,9 @@ pub struct Setup<'a> {
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub cgroup_path: &'a str,
+    /// False when the container runs without a cgroup of its own (rootless
+    /// with nothing delegated): `cgroup_path` was never created then.
+    pub has_cgroup: bool,
     pub new_cgroupns: bool,
     pub in_userns: bool,
     /// Idmapped mounts the parent prepared: (index in `mounts`, detached tree).
@@ -326,7 +329,11 @@ fn mount_setattr_recursive(
 
 /// A mount of type "cgroup": cgroup2 on v2 hosts; on v1 a tmpfs holding one
 /// mount per hierarchy. With a cgroup namespace the kernel shows the
-/// container's cgroup as the root; without one, its directories are bound.
+/// container's cgroup as the root. Without one, the directories of the
+/// init's current cgroup are bound (its own cgroup, or where the caller left
+/// it when there is none); on v2 without a container cgroup, the cgroup2
+/// root read-only. Only paths that exist are bound: never one hull did not
+/// create.
 fn mount_cgroup(
     s: &Setup,
     root: std::os::fd::BorrowedFd,
@@ -346,7 +353,15 @@ fn mount_cgroup(
             )
             .ctx(|| format!("mount cgroup2 on {}", dest.display()));
         }
-        let src = Path::new(cgroups::CGROUP_ROOT).join(s.cgroup_path.trim_start_matches('/'));
+        let (src, flags) = if s.has_cgroup {
+            let dir = Path::new(cgroups::CGROUP_ROOT).join(s.cgroup_path.trim_start_matches('/'));
+            (dir, flags)
+        } else {
+            (
+                PathBuf::from(cgroups::CGROUP_ROOT),
+                flags | MsFlags::MS_RDONLY,
+            )
+        };
         mount(Some(&src), &fd_path(&target), NONE, MsFlags::MS_BIND, NONE)
             .ctx(|| format!("bind {} on {}", src.display(), dest.display()))?;
         let top =
@@ -363,6 +378,10 @@ fn mount_cgroup(
         data.as_deref(),
     )
     .ctx(|| format!("mount tmpfs for cgroups on {}", dest.display()))?;
+    // Read before anything is mounted over /proc: the init is in its
+    // cgroup (or the caller's) by now.
+    let current =
+        std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
     for h in cgroups::v1_hierarchies()?.iter().filter(|h| !h.is_v2) {
         let Some(name) = h.mount_point.file_name() else {
             continue;
@@ -380,7 +399,11 @@ fn mount_cgroup(
             )
             .ctx(|| format!("mount cgroup ({data}) on {}", sub.display()))?;
         } else {
-            let src = h.dir_of(s.cgroup_path);
+            let src = h
+                .path_in(&current)
+                .map(|p| h.dir_of(&p))
+                .filter(|d| d.is_dir())
+                .unwrap_or_else(|| h.mount_point.clone());
             mount(Some(&src), &fd_path(&t), NONE, MsFlags::MS_BIND, NONE)
                 .ctx(|| format!("bind {} on {}", src.display(), sub.display()))?;
             let top = open_in_root(root, &sub, libc::O_PATH)
