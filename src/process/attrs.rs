@@ -61,7 +61,7 @@ pub fn set_oom_score_adj(p: &Process) -> Result<()> {
     if let Some(adj) = p.oom_score_adj() {
         // Through the verified procfs handle, like the LSM labels: a file
         // planted over /proc/self/oom_score_adj must not swallow the write.
-        crate::rootfs::procfs::Procfs::open()
+        crate::procfs::Procfs::open()
             .and_then(|proc| proc.write_self("oom_score_adj", adj.to_string().as_bytes()))
             .map_err(|e| e.wrap(format!("process.oomScoreAdj {adj}")))?;
     }
@@ -398,18 +398,26 @@ pub fn to_cstrings(v: &[String], field: &str) -> Result<Vec<std::ffi::CString>> 
         .collect()
 }
 
-/// Keeps stdio and the passed descriptors open across exec; marks every
-/// other descriptor close-on-exec so none of hull's leak into the container.
+/// Keeps the passed descriptors (3 up to 3 + `inherited`) open across
+/// exec, after `close_on_exec_from_3` marked them all close-on-exec.
 pub fn pass_fds(inherited: i32) {
     for fd in 3..3 + inherited {
         // SAFETY: clearing FD_CLOEXEC on a descriptor number only changes flags.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
+}
+
+/// Marks every descriptor from 3 up close-on-exec, so that neither the
+/// program nor a startContainer hook inherits one of hull's (`pass_fds`
+/// later clears the flag on the inherited ones). Done before the seccomp
+/// filter goes in: a profile may refuse close_range, which (as a syscall
+/// newer than the profile) can also get ENOSYS.
+pub fn close_on_exec_from_3() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            (3 + inherited) as libc::c_uint,
+            3 as libc::c_uint,
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )

@@ -63,7 +63,7 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
         Some(s) => Some(seccomp::compile(s)?),
         None => None,
     };
-    let listener = match filter.as_ref().map(|f| f.connect_listener()) {
+    let listener = match filter.as_ref().map(super::seccomp_notify::connect) {
         Some(r) => r?,
         None => None,
     };
@@ -184,7 +184,7 @@ fn join_and_fork(
         unsafe { libc::_exit(127) }
     };
     let placed_pid = target.as_ref().and_then(|fd| {
-        super::launch::clone_into(
+        crate::namespaces::clone::clone_into(
             nix::sched::CloneFlags::empty(),
             Some(fd.as_raw_fd()),
             &mut run_child,
@@ -194,7 +194,11 @@ fn join_and_fork(
     let (pid, placed) = match placed_pid {
         Some(pid) => (pid, true),
         None => (
-            super::launch::clone_into(nix::sched::CloneFlags::empty(), None, &mut run_child)?,
+            crate::namespaces::clone::clone_into(
+                nix::sched::CloneFlags::empty(),
+                None,
+                &mut run_child,
+            )?,
             false,
         ),
     };
@@ -212,7 +216,7 @@ struct Seccomp<'a> {
 
 impl Seccomp<'_> {
     fn install(&self, t: &ExecTarget, pid: i32) -> Result<()> {
-        seccomp::install_for(
+        super::seccomp_notify::install_for(
             self.filter,
             self.listener,
             t.spec,
@@ -251,6 +255,7 @@ fn run_process(
         let _ = nix::unistd::close(fd);
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
+    attrs::close_on_exec_from_3();
     // As in the init: without no_new_privs the filter must go in while
     // CAP_SYS_ADMIN is still effective, i.e. before the uid change.
     attrs::apply_process(p, t.spec, in_userns, &mut || {

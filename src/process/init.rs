@@ -222,8 +222,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         spec,
         rootfs: cfg.rootfs,
         bundle: cfg.bundle,
-        cgroup_path: cfg.cgroup_path,
-        has_cgroup: !cfg.cgroup.is_skipped(),
+        cgroup_view: &|| cgroup_view(cfg.cgroup_path, !cfg.cgroup.is_skipped()),
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         in_userns,
         idmapped: cfg.idmapped,
@@ -235,7 +234,14 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         chan.expect(Msg::HooksDone)?;
     }
     let hook_state = |status: &str| hooks::state_json(cfg.id, status, host_pid, cfg.bundle, spec);
-    hooks::run(spec, hooks::Kind::CreateContainer, &hook_state("creating"))?;
+    // "created" as crun says (and the OCI validation suite expects): the
+    // create operation's environment exists when these hooks run.
+    hooks::run_in(
+        spec,
+        hooks::Kind::CreateContainer,
+        &hook_state("created"),
+        Some(cfg.rootfs),
+    )?;
     crate::logging::debug("rootfs prepared; createContainer hooks done");
     rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
     crate::logging::debug(if cfg.no_pivot {
@@ -269,6 +275,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // set-up (setgroups, setres[ug]id, capset, prctl, the ready message,
     // accept4, fcntl, close_range, execve).
     let nnp = process.no_new_privileges().unwrap_or(false);
+    attrs::close_on_exec_from_3();
     attrs::apply_process(process, spec, in_userns, &mut || {
         if nnp {
             Ok(())
@@ -311,19 +318,20 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         }
     };
     drop(listener);
+    // With no_new_privs, the filter goes in as late as it can: only the
+    // startContainer hooks (which run under it, as in runc), the notify fd
+    // hand-off, fcntl and execve run under it.
+    if nnp && let Err(e) = install_seccomp(cfg, host_pid) {
+        let _ = nix::unistd::write(&conn, format!("{e}").as_bytes());
+        // SAFETY: see die().
+        unsafe { libc::_exit(1) }
+    }
     if let Err(e) = hooks::run(spec, hooks::Kind::StartContainer, &hook_state("created")) {
         let _ = nix::unistd::write(&conn, e.to_string().as_bytes());
         // SAFETY: see die().
         unsafe { libc::_exit(1) }
     }
     attrs::pass_fds(cfg.inherited_fds);
-    // With no_new_privs, the filter goes in as late as possible: only
-    // sending the notify fd (sendmsg, close) and execve run under it.
-    if nnp && let Err(e) = install_seccomp(cfg, host_pid) {
-        let _ = nix::unistd::write(&conn, format!("{e}").as_bytes());
-        // SAFETY: see die().
-        unsafe { libc::_exit(1) }
-    }
     let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
     let msg = format!("exec {:?}: {err}", exe);
     let _ = nix::unistd::write(&conn, msg.as_bytes());
@@ -331,9 +339,49 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     unsafe { libc::_exit(127) }
 }
 
+/// What a "cgroup" mount in the rootfs shows: the container's cgroup
+/// directory on a cgroup2 host, else each v1 hierarchy's.
+fn cgroup_view(path: &str, has_cgroup: bool) -> Result<rootfs::CgroupView> {
+    use crate::cgroups;
+    if cgroups::host_version() == cgroups::Version::V2 {
+        let root = std::path::Path::new(cgroups::CGROUP_ROOT);
+        return Ok(if has_cgroup {
+            rootfs::CgroupView::V2 {
+                dir: root.join(path.trim_start_matches('/')),
+                read_only: false,
+            }
+        } else {
+            rootfs::CgroupView::V2 {
+                dir: root.to_path_buf(),
+                read_only: true,
+            }
+        });
+    }
+    // Where the init is now: its own cgroup, or where the caller left it
+    // when it has none. Only existing directories: never a path hull did
+    // not create.
+    let current =
+        std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
+    Ok(rootfs::CgroupView::V1(
+        cgroups::v1_hierarchies()?
+            .iter()
+            .filter(|h| !h.is_v2)
+            .map(|h| rootfs::CgroupV1Dir {
+                mount_point: h.mount_point.clone(),
+                controllers: h.controllers.clone(),
+                dir: h
+                    .path_in(&current)
+                    .map(|p| h.dir_of(&p))
+                    .filter(|d| d.is_dir())
+                    .unwrap_or_else(|| h.mount_point.clone()),
+            })
+            .collect(),
+    ))
+}
+
 /// Installs linux.seccomp (if any), notifying its listener.
 fn install_seccomp(cfg: &InitConfig, pid: i32) -> Result<()> {
-    seccomp::install_for(
+    super::seccomp_notify::install_for(
         cfg.seccomp,
         cfg.seccomp_listener,
         cfg.spec,

@@ -3,12 +3,10 @@
 
 mod devices;
 pub mod idmap;
-pub mod options;
 pub mod paths;
-pub mod procfs;
 
-use crate::cgroups::{self, Version};
 use crate::error::{Context, Error, Result};
+use crate::mount_options::{self as options, propagation_flags};
 use crate::security::lsm;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use oci_spec::runtime::{Mount, Spec};
@@ -25,29 +23,12 @@ pub struct Setup<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
-    pub cgroup_path: &'a str,
-    /// False when the container runs without a cgroup of its own (rootless
-    /// with nothing delegated): `cgroup_path` was never created then.
-    pub has_cgroup: bool,
+    /// What a "cgroup" mount shows; asked only when there is one.
+    pub cgroup_view: &'a dyn Fn() -> Result<CgroupView>,
     pub new_cgroupns: bool,
     pub in_userns: bool,
     /// Idmapped mounts the parent prepared: (index in `mounts`, detached tree).
     pub idmapped: &'a [(usize, std::os::fd::RawFd)],
-}
-
-/// The mount flags of a propagation name ("rslave", ...); None if unknown.
-pub fn propagation_flags(name: &str) -> Option<MsFlags> {
-    Some(match name {
-        "private" => MsFlags::MS_PRIVATE,
-        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        "unbindable" => MsFlags::MS_UNBINDABLE,
-        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        _ => return None,
-    })
 }
 
 fn root_propagation(spec: &Spec) -> Option<MsFlags> {
@@ -55,6 +36,26 @@ fn root_propagation(spec: &Spec) -> Option<MsFlags> {
         .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(propagation_flags)
+}
+
+/// What a mount of type "cgroup" shows, told by the caller: the rootfs
+/// mounts cgroupfs but does not manage cgroups.
+pub enum CgroupView {
+    /// A pure cgroup v2 host: the container's cgroup directory, or the
+    /// cgroup2 root, read-only, for a container without a cgroup.
+    V2 { dir: PathBuf, read_only: bool },
+    /// A cgroup v1 host: each v1 hierarchy.
+    V1(Vec<CgroupV1Dir>),
+}
+
+/// One cgroup v1 hierarchy as a "cgroup" mount shows it.
+pub struct CgroupV1Dir {
+    /// Where the host mounts it (its last component names the mount).
+    pub mount_point: PathBuf,
+    /// Its controllers (e.g. ["cpu", "cpuacct"]).
+    pub controllers: Vec<String>,
+    /// The container's cgroup directory in it.
+    pub dir: PathBuf,
 }
 
 /// Everything before pivot_root: propagation, the rootfs bind, every mount
@@ -329,11 +330,9 @@ fn mount_setattr_recursive(
 
 /// A mount of type "cgroup": cgroup2 on v2 hosts; on v1 a tmpfs holding one
 /// mount per hierarchy. With a cgroup namespace the kernel shows the
-/// container's cgroup as the root. Without one, the directories of the
-/// init's current cgroup are bound (its own cgroup, or where the caller left
-/// it when there is none); on v2 without a container cgroup, the cgroup2
-/// root read-only. Only paths that exist are bound: never one hull did not
-/// create.
+/// container's cgroup as the root; without one, the directories the caller's
+/// view names are bound (the init's current cgroup on v1; on v2 its cgroup,
+/// or the cgroup2 root read-only when it has none).
 fn mount_cgroup(
     s: &Setup,
     root: std::os::fd::BorrowedFd,
@@ -342,32 +341,36 @@ fn mount_cgroup(
 ) -> Result<()> {
     let flags = opts.flags - (MsFlags::MS_REC | MsFlags::MS_BIND);
     let target = ensure(root, dest, Kind::Dir)?;
-    if cgroups::host_version() == Version::V2 {
-        if s.new_cgroupns {
-            return mount(
-                Some("cgroup2"),
-                &fd_path(&target),
-                Some("cgroup2"),
-                flags,
-                NONE,
-            )
-            .ctx(|| format!("mount cgroup2 on {}", dest.display()));
+    let view = (s.cgroup_view)()?;
+    let hierarchies = match view {
+        CgroupView::V1(h) => h,
+        CgroupView::V2 {
+            dir: src,
+            read_only,
+        } => {
+            let flags = if read_only {
+                flags | MsFlags::MS_RDONLY
+            } else {
+                flags
+            };
+            if s.new_cgroupns {
+                return mount(
+                    Some("cgroup2"),
+                    &fd_path(&target),
+                    Some("cgroup2"),
+                    flags,
+                    NONE,
+                )
+                .ctx(|| format!("mount cgroup2 on {}", dest.display()));
+            }
+            mount(Some(&src), &fd_path(&target), NONE, MsFlags::MS_BIND, NONE)
+                .ctx(|| format!("bind {} on {}", src.display(), dest.display()))?;
+            let top = open_in_root(root, dest, libc::O_PATH)
+                .ctx(|| format!("reopen {}", dest.display()))?;
+            return remount_bind(&fd_path(&top), flags)
+                .ctx(|| format!("remount {}", dest.display()));
         }
-        let (src, flags) = if s.has_cgroup {
-            let dir = Path::new(cgroups::CGROUP_ROOT).join(s.cgroup_path.trim_start_matches('/'));
-            (dir, flags)
-        } else {
-            (
-                PathBuf::from(cgroups::CGROUP_ROOT),
-                flags | MsFlags::MS_RDONLY,
-            )
-        };
-        mount(Some(&src), &fd_path(&target), NONE, MsFlags::MS_BIND, NONE)
-            .ctx(|| format!("bind {} on {}", src.display(), dest.display()))?;
-        let top =
-            open_in_root(root, dest, libc::O_PATH).ctx(|| format!("reopen {}", dest.display()))?;
-        return remount_bind(&fd_path(&top), flags).ctx(|| format!("remount {}", dest.display()));
-    }
+    };
     let tmpfs_flags = flags - MsFlags::MS_RDONLY;
     let data = lsm::label_mount_data(Some("mode=755".into()), lsm::mount_label(s.spec)?);
     mount(
@@ -378,11 +381,7 @@ fn mount_cgroup(
         data.as_deref(),
     )
     .ctx(|| format!("mount tmpfs for cgroups on {}", dest.display()))?;
-    // Read before anything is mounted over /proc: the init is in its
-    // cgroup (or the caller's) by now.
-    let current =
-        std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
-    for h in cgroups::v1_hierarchies()?.iter().filter(|h| !h.is_v2) {
+    for h in &hierarchies {
         let Some(name) = h.mount_point.file_name() else {
             continue;
         };
@@ -399,12 +398,8 @@ fn mount_cgroup(
             )
             .ctx(|| format!("mount cgroup ({data}) on {}", sub.display()))?;
         } else {
-            let src = h
-                .path_in(&current)
-                .map(|p| h.dir_of(&p))
-                .filter(|d| d.is_dir())
-                .unwrap_or_else(|| h.mount_point.clone());
-            mount(Some(&src), &fd_path(&t), NONE, MsFlags::MS_BIND, NONE)
+            let src = &h.dir;
+            mount(Some(src), &fd_path(&t), NONE, MsFlags::MS_BIND, NONE)
                 .ctx(|| format!("bind {} on {}", src.display(), sub.display()))?;
             let top = open_in_root(root, &sub, libc::O_PATH)
                 .ctx(|| format!("reopen {}", sub.display()))?;

@@ -11,10 +11,10 @@
 //!   keyring; `linux.mountLabel` as a `context="..."` data option of the
 //!   mounts that take one, and as the file label of an mqueue mount.
 //!
-//! Every write goes through a verified procfs handle (rootfs::procfs).
+//! Every write goes through a verified procfs handle (procfs.rs).
 
 use crate::error::{Context, Error, Result};
-use crate::rootfs::procfs::Procfs;
+use crate::procfs::Procfs;
 use oci_spec::runtime::{Process, Spec};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;

@@ -11,6 +11,7 @@ mod cgroup_resources;
 mod cgroups;
 mod check;
 mod cli;
+mod compat;
 mod errors;
 mod exec;
 mod hooks;
