@@ -222,7 +222,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         spec,
         rootfs: cfg.rootfs,
         bundle: cfg.bundle,
-        cgroup_view: &|| cgroup_view(cfg.cgroup_path, !cfg.cgroup.is_skipped()),
+        cgroup_view: &|| cgroup_view(cfg.cgroup_path, !cfg.cgroup.is_skipped(), cfg.rootfs),
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         in_userns,
         idmapped: cfg.idmapped,
@@ -341,7 +341,11 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
 
 /// What a "cgroup" mount in the rootfs shows: the container's cgroup
 /// directory on a cgroup2 host, else each v1 hierarchy's.
-fn cgroup_view(path: &str, has_cgroup: bool) -> Result<rootfs::CgroupView> {
+fn cgroup_view(
+    path: &str,
+    has_cgroup: bool,
+    rootfs: &std::path::Path,
+) -> Result<rootfs::CgroupView> {
     use crate::cgroups;
     if cgroups::host_version() == cgroups::Version::V2 {
         let root = std::path::Path::new(cgroups::CGROUP_ROOT);
@@ -365,7 +369,8 @@ fn cgroup_view(path: &str, has_cgroup: bool) -> Result<rootfs::CgroupView> {
     Ok(rootfs::CgroupView::V1(
         cgroups::v1_hierarchies()?
             .iter()
-            .filter(|h| !h.is_v2)
+            // Not the copies that a bind of /sys into the rootfs made.
+            .filter(|h| !h.is_v2 && !h.mount_point.starts_with(rootfs))
             .map(|h| rootfs::CgroupV1Dir {
                 mount_point: h.mount_point.clone(),
                 controllers: h.controllers.clone(),

@@ -484,6 +484,11 @@ fn rootless_cgroup_mount_without_a_cgroup() {
     }
     let rl = Rootless::new();
     let mut b = rootless_bundle(&rl, &["sleep", "100"]);
+    // As rootless podman on v1 sends it: no cgroup namespace.
+    b.config_mut()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
     b.config_mut()["mounts"]
         .as_array_mut()
         .unwrap()
