@@ -33,7 +33,11 @@ pub fn document() -> Value {
             "netDevices": {"enabled": true}
         },
         "annotations": {
-            "org.opencontainers.runtime.hull.version": env!("CARGO_PKG_VERSION")
+            "org.opencontainers.runtime.hull.version": env!("CARGO_PKG_VERSION"),
+            // checkpoint/restore need a CRIU that answers (runc says the same
+            // under its own key).
+            "org.opencontainers.runtime.hull.checkpoint.enabled":
+                if crate::criu::check_version().is_ok() { "true" } else { "false" }
         },
         "potentiallyUnsafeConfigAnnotations": []
     })

@@ -104,7 +104,7 @@ pub(super) fn process(c: &Ctx, r: &mut Report) {
             r.error(
                 &format!("{path}/soft"),
                 format!(
-                    "soft limit {s} is above the hard limit {h}: setrlimit(2) refuses it (EINVAL)"
+                    "{t}: soft limit {s} is above the hard limit {h}: setrlimit(2) refuses it (EINVAL)"
                 ),
                 Some(format!("lower soft to at most {h} or raise hard")),
             );
@@ -375,10 +375,15 @@ pub(super) fn lsm(c: &Ctx, r: &mut Report) {
         );
     }
     if !lsm::selinux_enabled() {
-        for p in ["/process/selinuxLabel", "/linux/mountLabel"] {
-            if asked(p) {
-                r.error(p, lsm::SELINUX_ABSENT, Some(lsm::SELINUX_HINT.into()));
-            }
+        if asked("/process/selinuxLabel") {
+            r.error(
+                "/process/selinuxLabel",
+                lsm::SELINUX_ABSENT,
+                Some(lsm::SELINUX_HINT.into()),
+            );
+        }
+        if asked("/linux/mountLabel") {
+            r.warning("/linux/mountLabel", lsm::MOUNT_LABEL_IGNORED, None);
         }
     }
 }

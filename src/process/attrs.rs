@@ -7,6 +7,7 @@ use oci_spec::runtime::{
     IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy,
     PosixRlimitType, Process, Spec,
 };
+use std::path::Path;
 
 fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
     use PosixRlimitType::*;
@@ -342,6 +343,11 @@ pub fn apply_process(
     // AppArmor / SELinux labels for the execve, while the process is
     // still privileged and before seccomp (which may refuse openat2).
     crate::security::lsm::set_exec_labels(process)?;
+    // chdir while hull is still privileged, as runc does: a cwd only the
+    // runtime can enter (0700, another owner) works. It also runs before
+    // seccomp, which may block getcwd. Tried again as the user if it failed.
+    let cwd = process.cwd();
+    let entered = enter_cwd(cwd, false);
     let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
     capabilities::drop_bounding(caps.bounding)?;
     capabilities::set_keep_caps(true)?;
@@ -361,12 +367,27 @@ pub fn apply_process(
     ));
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd.as_path()).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
-    // A cwd reached through a leaked descriptor (/proc/self/fd/N) would sit
-    // outside the root: the kernel then reports it unreachable (CVE-2024-21626).
+    if let Err(e) = entered {
+        crate::logging::debug(format!("{e}; trying again as the process's user"));
+        enter_cwd(cwd, true)?;
+    }
+    Ok(())
+}
+
+/// chdir to `cwd`, then checks that it lies inside the root: a cwd reached
+/// through a leaked descriptor (/proc/self/fd/N) would not, and the kernel
+/// reports it unreachable (CVE-2024-21626). `filtered`: linux.seccomp may
+/// be in force and refuse getcwd; only "unreachable" is then an error.
+fn enter_cwd(cwd: &Path, filtered: bool) -> Result<()> {
+    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
+        Err(e) if filtered && e != nix::errno::Errno::ENOENT => {
+            crate::logging::debug(format!(
+                "process.cwd: getcwd refused ({e}), presumably by linux.seccomp"
+            ));
+            Ok(())
+        }
         _ => Err(Error::msg(format!(
             "process.cwd: {} is outside the container's root",
             cwd.display()

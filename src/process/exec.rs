@@ -251,7 +251,7 @@ fn run_process(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup_in_container(fd, size, false)?;
+        crate::console::setup_in_container(fd, size, false, p.user().uid())?;
         let _ = nix::unistd::close(fd);
     }
     let nnp = p.no_new_privileges().unwrap_or(false);

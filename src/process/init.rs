@@ -249,6 +249,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     } else {
         "entered the rootfs (pivot_root)"
     });
+    if !process.terminal().unwrap_or(false) {
+        rootfs::reopen_dev_null_stdio()?;
+    }
     if process.terminal().unwrap_or(false) {
         let fd = cfg.console_fd.ok_or_else(|| {
             Error::msg("process.terminal is true but no console socket was given")
@@ -257,7 +260,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup_in_container(fd, size, true)?;
+        crate::console::setup_in_container(fd, size, true, process.user().uid())?;
         let _ = nix::unistd::close(fd);
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {

@@ -88,6 +88,14 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     if !plan.creates(LinuxNamespaceType::User) && !plan.joins(LinuxNamespaceType::User) {
         super::attrs::set_non_dumpable();
     }
+    // With a memory limit, the OOM killer may stop the init during set-up:
+    // counted before and after to say so (read only when a limit is set).
+    let memory_limit = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .filter(|l| *l > 0);
+    let ooms_before = memory_limit.map(|_| o.cgroup.oom_kills());
     let min_fd = 3 + o.inherited_fds;
     let (parent_chan, child_chan) = Channel::pair()?;
     let child_fd = lift_fd(child_chan.fd().try_clone().ctx(|| "dup".into())?, min_fd)?;
@@ -256,6 +264,14 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
                 nix::sys::signal::Signal::SIGKILL,
             );
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            if let (Some(limit), Some(before)) = (memory_limit, ooms_before)
+                && o.cgroup.oom_kills() > before
+            {
+                return Err(Error::msg(format!(
+                    "the OOM killer killed the container init during set-up: \
+                     linux.resources.memory.limit ({limit} bytes) is too small for the container to start ({e})"
+                )));
+            }
             Err(e)
         }
     }

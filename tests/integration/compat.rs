@@ -340,3 +340,141 @@ fn create_runtime_hook_nsenter_bind_mount() {
     let o = rt.run_with(&b, &unique_id("crh"), &[]).ok();
     assert_eq!(o.stdout, "via-nsenter\n", "{o}");
 }
+
+// ---------------------------------------------------------------------------
+// Process set-up: terminal owner, cwd, seccomp
+// ---------------------------------------------------------------------------
+
+/// The pty slave belongs to the process's uid; its group stays the one
+/// devpts gives it (`gid=5` in the config's mount options), as runc does.
+#[test]
+fn pty_slave_belongs_to_the_process_user() {
+    let rt = Runtime::new();
+    let mut b = sleeper();
+    b.config["process"]["terminal"] = json!(true);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.set_args(&["sh", "-c", "stat -c %u:%g $(tty)"]);
+    let id = unique_id("ptyrun");
+    let o = rt.run_with(&b, &id, &[]).ok();
+    assert_eq!(o.stdout.trim(), "1000:5", "run: {o}");
+    // exec -t, in a running container.
+    b.set_args(&["sleep", "60"]);
+    b.config["process"]["terminal"] = json!(false);
+    let id = unique_id("ptyexec");
+    rt.create_start(&b, &id);
+    let o = rt
+        .cmd(&[
+            "exec",
+            "-t",
+            "--user",
+            "1000:1000",
+            &id,
+            "sh",
+            "-c",
+            "stat -c %u:%g $(tty)",
+        ])
+        .ok();
+    assert_eq!(o.stdout.trim(), "1000:5", "exec -t: {o}");
+}
+
+/// A cwd only the runtime can enter (0700, another owner; the process is
+/// uid 0 without CAP_DAC_OVERRIDE): chdir while still privileged.
+#[test]
+fn cwd_only_the_runtime_can_enter() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["pwd"]);
+    let secret = b.rootfs().join("secret");
+    fs::create_dir(&secret).unwrap();
+    std::os::unix::fs::chown(&secret, Some(1000), Some(1000)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o700)).unwrap();
+    b.config["process"]["cwd"] = json!("/secret");
+    let o = rt.run_with(&b, &unique_id("cwd"), &[]).ok();
+    assert_eq!(o.stdout.trim(), "/secret", "{o}");
+    // exec --cwd into the same directory.
+    b.set_args(&["sleep", "60"]);
+    b.config["process"]["cwd"] = json!("/");
+    let id = unique_id("cwdexec");
+    rt.create_start(&b, &id);
+    let o = rt.cmd(&["exec", "--cwd", "/secret", &id, "pwd"]).ok();
+    assert_eq!(o.stdout.trim(), "/secret", "{o}");
+}
+
+/// A seccomp profile that blocks calls the runtime itself might make after
+/// loading the filter (getcwd, ...) does not break start.
+#[test]
+fn seccomp_blocking_getcwd_does_not_break_start() {
+    let rt = Runtime::new();
+    for nnp in [false, true] {
+        let mut b = Bundle::new(&["echo", "ok"]);
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.config["process"]["cwd"] = json!("/tmp");
+        b.config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}],
+        });
+        let o = rt.run_with(&b, &unique_id("scgetcwd"), &[]).ok();
+        assert_eq!(o.stdout.trim(), "ok", "noNewPrivileges {nnp}: {o}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors on broken bundles
+// ---------------------------------------------------------------------------
+
+/// An rlimit whose soft value is above the hard one: the message names the
+/// rlimit's type.
+#[test]
+fn rlimit_soft_above_hard_names_the_type() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["true"]);
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}]);
+    let id = unique_id("rlim");
+    let o = rt.create(&b, &id).fail();
+    assert!(o.stderr.contains("RLIMIT_NOFILE"), "{o}");
+    assert!(rt.state(&id).is_err(), "a container was left: {o}");
+}
+
+/// A memory limit too small for the container to start: the error says
+/// the OOM killer stopped the init and names linux.resources.memory.limit.
+#[test]
+fn memory_limit_too_small_names_the_field() {
+    if !hull_only("runc reports a bare EOF / signal: killed") {
+        return;
+    }
+    let parent = CgroupParent::new();
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["true"]);
+    let id = unique_id("oom");
+    b.config["linux"]["cgroupsPath"] = json!(parent.child(&id));
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 4096}});
+    let o = rt.create(&b, &id).fail();
+    assert!(o.stderr.contains("linux.resources.memory.limit"), "{o}");
+    assert!(o.stderr.contains("OOM"), "{o}");
+    assert!(rt.state(&id).is_err(), "a container was left: {o}");
+}
+
+// ---------------------------------------------------------------------------
+// Namespaces, rootfs and mounts
+// ---------------------------------------------------------------------------
+
+/// linux.mountLabel on a host without SELinux is ignored (said at --debug).
+#[test]
+fn mount_label_without_selinux_is_ignored() {
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        println!("SKIP: this host has SELinux; the label would be applied");
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0:c1,c2");
+    let id = unique_id("mlabel");
+    let bp = b.path().to_string_lossy().to_string();
+    b.save();
+    rt.track(&id);
+    let o = rt.cmd(&["--debug", "run", "--bundle", &bp, &id]).ok();
+    if runtime_is_hull() {
+        assert!(o.stderr.contains("mountLabel"), "{o}");
+    }
+}
