@@ -97,7 +97,8 @@ impl Manager for Skipped {
     }
     fn set_frozen(&self, _: bool) -> Result<()> {
         Err(Error::msg(
-            "the container has no cgroup (hull could not create one)",
+            "pause and resume need the cgroup freezer, and this container has no cgroup \
+             (hull could not create one: no permission, e.g. rootless with no delegated cgroup)",
         ))
     }
     fn apply_devices(&self, _: &[devices::Rule]) -> Result<()> {

@@ -31,6 +31,23 @@ impl Hierarchy {
         let rel = path.strip_prefix(self.root.as_str()).unwrap_or(path);
         self.mount_point.join(rel.trim_start_matches('/'))
     }
+
+    /// The cgroup path that a `/proc/PID/cgroup` text gives for this
+    /// hierarchy (matched by its set of controllers; "0::" for cgroup2).
+    pub fn path_in(&self, proc_cgroup: &str) -> Option<String> {
+        proc_cgroup.lines().find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let same = if self.is_v2 {
+                ctrls.is_empty()
+            } else {
+                !ctrls.is_empty()
+                    && ctrls.split(',').count() == self.controllers.len()
+                    && ctrls.split(',').all(|c| self.has(c))
+            };
+            same.then(|| path.to_string())
+        })
+    }
 }
 
 /// Every cgroup hierarchy mounted in this mount namespace.
@@ -659,5 +676,38 @@ impl Manager for V1Manager {
         self.hierarchies
             .iter()
             .any(|h| h.dir_of(&self.path).exists())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hierarchy(controllers: &[&str], is_v2: bool) -> Hierarchy {
+        Hierarchy {
+            mount_point: PathBuf::from("/sys/fs/cgroup/x"),
+            root: "/".into(),
+            controllers: controllers.iter().map(|c| c.to_string()).collect(),
+            is_v2,
+        }
+    }
+
+    const PROC_CGROUP: &str = "9:name=systemd:/user/1000\n\
+        4:cpuacct,cpu:/a/b\n\
+        3:cpuset:/\n\
+        1:memory:/m\n\
+        0::/unified\n";
+
+    #[test]
+    fn path_in_matches_the_set_of_controllers() {
+        let cpu = hierarchy(&["cpu", "cpuacct"], false);
+        assert_eq!(cpu.path_in(PROC_CGROUP).as_deref(), Some("/a/b"));
+        let named = hierarchy(&["name=systemd"], false);
+        assert_eq!(named.path_in(PROC_CGROUP).as_deref(), Some("/user/1000"));
+        let v2 = hierarchy(&[], true);
+        assert_eq!(v2.path_in(PROC_CGROUP).as_deref(), Some("/unified"));
+        // "cpu" alone is not the "cpu,cpuacct" hierarchy.
+        assert_eq!(hierarchy(&["cpu"], false).path_in(PROC_CGROUP), None);
+        assert_eq!(hierarchy(&["pids"], false).path_in(PROC_CGROUP), None);
     }
 }
