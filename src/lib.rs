@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod console;
 pub mod container;
+pub mod criu;
 pub mod hooks;
 pub mod logging;
 pub mod mount_options;

@@ -4,6 +4,7 @@
 //! exit codes and log lines here.
 
 mod check;
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -13,6 +14,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod resume;
 mod run;
 mod spec;
@@ -105,6 +107,10 @@ enum Command {
     Delete(delete::DeleteArgs),
     /// List containers.
     List(list::ListArgs),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(Box<checkpoint::CheckpointArgs>),
+    /// Restore a container from a checkpoint with CRIU.
+    Restore(Box<restore::RestoreArgs>),
     /// Check a bundle without running anything: report every problem in config.json.
     Check(check::CheckArgs),
     /// Write a default config.json.
@@ -213,6 +219,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Kill(a) => kill::run(&root, a),
         Command::Delete(a) => delete::run(&root, a),
         Command::List(a) => list::run(&root, a),
+        Command::Checkpoint(a) => checkpoint::run(root, *a),
+        Command::Restore(a) => {
+            refuse_systemd(cli.systemd_cgroup)?;
+            restore::run(root, *a)
+        }
         Command::Spec(a) => spec::run(a),
         Command::Check(a) => check::run(a),
     }

@@ -215,7 +215,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
 }
 
 /// Writes the pid file atomically: a temp file beside it, then rename.
-pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let path = std::path::absolute(path).ctx(|| format!("--pid-file {}", path.display()))?;
     let name = path
         .file_name()

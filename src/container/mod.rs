@@ -631,6 +631,7 @@ mod tests {
     }
 }
 
+pub mod checkpoint;
 pub mod control;
 pub mod exec;
 pub mod lifecycle;

@@ -263,6 +263,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     } else {
         "entered the rootfs (pivot_root)"
     });
+    if !process.terminal().unwrap_or(false) {
+        rootfs::reopen_dev_null_stdio()?;
+    }
     if process.terminal().unwrap_or(false) {
         let fd = cfg.console_fd.ok_or_else(|| {
             Error::msg("process.terminal is true but no console socket was given")

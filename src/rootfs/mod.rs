@@ -604,6 +604,57 @@ fn verified_dev_null() -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Stdio that is the host's /dev/null is reopened as the container's own
+/// (after the root is entered), so nothing of the container points at a
+/// mount outside it: CRIU cannot dump a descriptor on a mount the
+/// container does not have, and runc does the same.
+pub fn reopen_dev_null_stdio() -> Result<()> {
+    let is_null = |st: &libc::stat| {
+        st.st_mode & libc::S_IFMT == libc::S_IFCHR
+            && nix::sys::stat::major(st.st_rdev) == 1
+            && nix::sys::stat::minor(st.st_rdev) == 3
+    };
+    let mut null: Option<OwnedFd> = None;
+    for fd in 0..3 {
+        // SAFETY: fstat on a descriptor number; an unused one gives EBADF.
+        let st = match nix::sys::stat::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) {
+            Ok(st) => st,
+            Err(_) => continue,
+        };
+        if !is_null(&st) {
+            continue;
+        }
+        if null.is_none() {
+            let fd = nix::fcntl::open(
+                "/dev/null",
+                nix::fcntl::OFlag::O_RDWR
+                    | nix::fcntl::OFlag::O_NOFOLLOW
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| "reopen stdio: open the container's /dev/null".into())?;
+            let own = nix::sys::stat::fstat(&fd).ctx(|| "fstat /dev/null".into())?;
+            if !is_null(&own) {
+                return Err(Error::msg(
+                    "/dev/null in the container is not the null device (1:3)",
+                ));
+            }
+            if own.st_dev == st.st_dev && own.st_ino == st.st_ino {
+                // Already the container's own node.
+                continue;
+            }
+            null = Some(fd);
+        }
+        let src = null.as_ref().expect("opened above");
+        // SAFETY: dup2 onto a stdio number this process owns.
+        if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(src), fd) } < 0 {
+            return Err(nix::errno::Errno::last())
+                .ctx(|| format!("reopen stdio {fd} on /dev/null"));
+        }
+    }
+    Ok(())
+}
+
 fn readonly_path(p: &Path) -> Result<()> {
     let Some((fd, _)) = open_target(p)? else {
         return Ok(());

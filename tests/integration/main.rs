@@ -10,6 +10,7 @@ mod common;
 mod cgroup_resources;
 mod cgroups;
 mod check;
+mod checkpoint;
 mod cli;
 mod compat;
 mod errors;
