@@ -263,7 +263,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     } else {
         "entered the rootfs (pivot_root)"
     });
-    if !process.terminal().unwrap_or(false) {
+    // (In the runtime's mount namespace the host's /dev/null is no
+    // foreign mount, and the rootfs may have no /dev at all.)
+    if own_mounts && !process.terminal().unwrap_or(false) {
         rootfs::reopen_dev_null_stdio()?;
     }
     if process.terminal().unwrap_or(false) {
