@@ -207,6 +207,9 @@ pub fn checkpoint(o: CheckpointOptions) -> Result<()> {
     opts.set_root(c.state.rootfs.display().to_string());
     opts.set_leave_running(o.leave_running);
     opts.set_auto_dedup(o.auto_dedup);
+    // A terminal's master lives outside the container (with the engine):
+    // CRIU records the slave as an orphan, and restore makes a new pair.
+    opts.set_orphan_pts_master(true);
     if o.pre_dump {
         opts.set_track_mem(true);
     }
@@ -400,6 +403,7 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
         cgroup_path: cgroup_path.clone(),
         own_pid_ns,
         resources: None,
+        systemd_unit: None,
     };
     let (dir, lock) = Container::create(&o.root, &o.id, &state)?;
     let cgroup_existed = cgroups::manager(&cgroup_path).exists();

@@ -423,3 +423,108 @@ fn checkpoint_restore_errors_are_clear_and_leave_nothing() {
     assert_eq!(rt.status(&running).as_deref(), Some("running"));
     rt.delete_force(&running).ok();
 }
+
+#[test]
+fn checkpoint_restore_in_the_foreground_returns_the_exit_status_and_runs_hooks() {
+    if !criu_works("checkpoint_restore_in_the_foreground_returns_the_exit_status_and_runs_hooks") {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done; exit 7",
+    ]);
+    b.config["root"]["readonly"] = json!(false);
+    let hook_out = TempDir::new("hooks");
+    let log = hook_out.path().join("prestart");
+    b.config["hooks"] = json!({
+        "prestart": [{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", log.display())]}]
+    });
+    let count = b.rootfs().join("tmp/count");
+    let id = unique_id("cr-fg");
+    // The first run's prestart hook writes too: only the restore's is checked.
+    run_detached(&rt, &b, &id);
+    wait_count(&count, 3, Duration::from_secs(120));
+    let work = TempDir::new("criu");
+    let images = work.path().join("images");
+    rt.cmd_opts(&["checkpoint", "--image-path", &s(&images), &id], slow())
+        .ok();
+    fs::remove_file(&log).unwrap();
+    let bp = s(b.path());
+    let o = rt.cmd_opts(
+        &["restore", "--image-path", &s(&images), "-b", &bp, &id],
+        slow(),
+    );
+    assert_eq!(o.code, Some(7), "restore waits and returns the status: {o}");
+    assert_eq!(read_count(&count), Some(60));
+    assert!(
+        !rt.cmd(&["state", &id]).success(),
+        "deleted after it exited"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&log).expect("prestart hook ran at restore"))
+            .unwrap();
+    assert_eq!(state["id"], json!(id));
+    assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{state}");
+}
+
+#[test]
+fn checkpoint_restore_with_a_terminal_sends_a_new_console() {
+    use crate::process::{read_pty, recv_console_fd};
+    if !criu_works("checkpoint_restore_with_a_terminal_sends_a_new_console") {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; echo tick$i; sleep 0.2; done",
+    ]);
+    b.config["root"]["readonly"] = json!(false);
+    b.config["process"]["terminal"] = json!(true);
+    let count = b.rootfs().join("tmp/count");
+    let sockdir = TempDir::new("console");
+    let console = |name: &str| {
+        let sock = sockdir.path().join(name);
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        (sock, std::thread::spawn(move || recv_console_fd(listener)))
+    };
+    let id = unique_id("cr-tty");
+    let (sock, receiver) = console("first.sock");
+    rt.create_with(&b, &id, &["--console-socket", &s(&sock)])
+        .ok();
+    let first = receiver.join().unwrap().expect("a console at create");
+    rt.start(&id).ok();
+    wait_count(&count, 3, Duration::from_secs(120));
+    let work = TempDir::new("criu");
+    let images = work.path().join("images");
+    rt.cmd_opts(&["checkpoint", "--image-path", &s(&images), &id], slow())
+        .ok();
+    drop(first);
+    let at = read_count(&count).unwrap();
+    let (sock, receiver) = console("second.sock");
+    let bp = s(b.path());
+    rt.cmd_opts(
+        &[
+            "restore",
+            "-d",
+            "--console-socket",
+            &s(&sock),
+            "--image-path",
+            &s(&images),
+            "-b",
+            &bp,
+            &id,
+        ],
+        slow(),
+    )
+    .ok();
+    let master = receiver.join().unwrap().expect("a new console at restore");
+    let text = read_pty(&master, Duration::from_secs(5));
+    assert!(
+        text.contains(&format!("tick{}", at + 1)) || text.contains(&format!("tick{}", at + 2)),
+        "the restored process writes on the new terminal from its own count ({at}): {text:?}"
+    );
+    rt.delete_force(&id).ok();
+}
