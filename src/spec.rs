@@ -431,6 +431,11 @@ pub(crate) fn sysctl_problem(
         return (!has_new(LinuxNamespaceType::Network))
             .then(|| "needs a new network namespace".to_string());
     }
+    // user.max_* count per user namespace: the container's own ones.
+    if key.starts_with("user.") {
+        return (!has_new(LinuxNamespaceType::User))
+            .then(|| "needs a new user namespace".to_string());
+    }
     if key == "kernel.hostname" || key == "kernel.domainname" {
         return (!has_new(LinuxNamespaceType::Uts))
             .then(|| "needs a new uts namespace".to_string());

@@ -167,6 +167,13 @@ impl Manager for V2Manager {
         )
     }
 
+    fn is_frozen(&self) -> bool {
+        // cgroup.events says "frozen 1" also when an ancestor is frozen.
+        std::fs::read_to_string(self.dir.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+            || std::fs::read_to_string(self.dir.join("cgroup.events"))
+                .is_ok_and(|s| s.lines().any(|l| l == "frozen 1"))
+    }
+
     fn exists(&self) -> bool {
         self.dir.exists()
     }
@@ -413,21 +420,44 @@ pub(crate) fn enable_down(mount: &Path, dir: &Path, ctrls: &[&str]) -> Result<()
     Ok(())
 }
 
-/// cgroup v1 cpu.shares [2, 262144] mapped onto v2 cpu.weight [1, 10000].
+/// cgroup v1 cpu.shares [2, 262144] mapped onto v2 cpu.weight [1, 10000]
+/// along a quadratic in log space that meets both ends and the defaults
+/// (1024 shares -> weight 100), as runc 1.3 and crun 1.23 do: a linear map
+/// gave a default pod weight 39, less than half a system service's 100.
+/// 0 means unset (the caller writes nothing).
 pub fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 100;
+    match shares {
+        0 => 100,
+        0..=2 => 1,
+        262_144.. => 10_000,
+        s => {
+            let l = (s as f64).log2();
+            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+            10f64.powf(exponent).ceil() as u64
+        }
     }
-    let s = shares.clamp(2, 262_144);
-    1 + ((s - 2) * 9999) / 262_142
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn shares_map_onto_weights() {
-        assert_eq!(super::shares_to_weight(2), 1);
-        assert_eq!(super::shares_to_weight(262_144), 10_000);
-        assert_eq!(super::shares_to_weight(1024), 39);
+        for (shares, weight) in [
+            (1, 1),
+            (2, 1),
+            (3, 2),
+            (10, 4),
+            (100, 17),
+            (512, 59),
+            (1024, 100),
+            (2048, 174),
+            (4096, 303),
+            (102_400, 4429),
+            (262_143, 10_000),
+            (262_144, 10_000),
+            (1 << 30, 10_000),
+        ] {
+            assert_eq!(super::shares_to_weight(shares), weight, "shares {shares}");
+        }
     }
 }

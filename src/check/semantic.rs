@@ -675,10 +675,12 @@ fn sysctls(c: &Ctx, r: &mut Report) {
         if let Some(problem) = crate::spec::sysctl_problem(k, &has) {
             let hint = if k.starts_with("net.") {
                 "add {\"type\": \"network\"} to /linux/namespaces"
+            } else if k.starts_with("user.") {
+                "add {\"type\": \"user\"} (with uidMappings and gidMappings) to /linux/namespaces"
             } else if k.starts_with("kernel.") || k.starts_with("fs.mqueue.") {
                 "only the ipc and uts namespaced kernel.* sysctls can be set"
             } else {
-                "only namespaced sysctls (net.*, the ipc kernel.* ones, fs.mqueue.*) can be set"
+                "only namespaced sysctls (net.*, the ipc kernel.* ones, fs.mqueue.*, user.* with a user namespace) can be set"
             };
             r.error(&path, problem, Some(hint.into()));
         }

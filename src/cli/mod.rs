@@ -110,7 +110,8 @@ struct ExecArgs {
     /// Pass this many extra descriptors (from fd 3).
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
-    /// Run in this sub-cgroup of the container's cgroup (cgroup v2).
+    /// Run in this sub-cgroup of the container's cgroup: SUB, or
+    /// CTRL[,CTRL]:SUB for some v1 hierarchies (repeatable).
     #[arg(long)]
     cgroup: Vec<String>,
     /// Unix socket that receives a pidfd of the new process.
@@ -148,7 +149,7 @@ pub struct UpdateArgs {
     #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
     kernel_memory_tcp: Option<String>,
     /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares")]
+    #[arg(long = "cpu-shares", alias = "cpu-share")]
     cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds (-1 unlimited).
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
@@ -441,10 +442,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         } => {
             if stats {
                 let data = lifecycle::stats(&root, &id)?;
-                println!(
-                    "{}",
-                    serde_json::json!({"type": "stats", "id": id, "data": data})
-                );
+                println!("{}", lifecycle::event_line("stats", &id, Some(&data)));
                 return Ok(0);
             }
             let iv = parse_duration(&interval)?;
@@ -643,14 +641,9 @@ impl UpdateArgs {
     }
 }
 
-/// `--cgroup`: one sub-cgroup path, in the cgroup v2 form.
+/// `--cgroup`: sub-cgroups of the container's, `SUB` or `CTRL[,CTRL]:SUB`.
 fn check_exec_cgroup(cgroup: &[String]) -> Result<()> {
-    if cgroup.len() > 1 || cgroup.iter().any(|c| c.contains(':')) {
-        return Err(Error::msg(
-            "--cgroup: only one sub-cgroup path (cgroup v2 form) is supported",
-        ));
-    }
-    Ok(())
+    crate::cgroups::ExecSubCgroups::parse(cgroup).map(drop)
 }
 
 /// Lays exec's process flags over `p` (the container's process).
@@ -719,7 +712,7 @@ fn exec(root: PathBuf, a: ExecArgs) -> Result<i32> {
         detach: a.detach,
         pid_file: a.pid_file,
         preserve_fds: a.preserve_fds as i32,
-        sub_cgroup: a.cgroup.first().cloned(),
+        sub_cgroups: crate::cgroups::ExecSubCgroups::parse(&a.cgroup)?,
         ignore_paused: a.ignore_paused,
         pidfd_socket: a.pidfd_socket,
     })
