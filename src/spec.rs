@@ -529,6 +529,32 @@ pub fn default_config(rootless: bool) -> serde_json::Value {
     spec
 }
 
+/// `hull spec`: writes the default config.json into `bundle`; an existing
+/// one is left alone (an error).
+pub fn write_default_config(bundle: &std::path::Path, rootless: bool) -> Result<()> {
+    use std::io::Write;
+    let path = bundle.join(CONFIG);
+    let text = serde_json::to_string_pretty(&default_config(rootless))
+        .map_err(|e| Error::msg(e.to_string()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::msg(format!(
+                    "{}: file already exists; remove it first",
+                    path.display()
+                ))
+            } else {
+                Error::msg(format!("{}: {e}", path.display()))
+            }
+        })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .map_err(|e| Error::msg(format!("{}: {e}", path.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

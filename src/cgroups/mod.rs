@@ -314,9 +314,7 @@ impl ExecSubCgroups {
                 Some(c) => {
                     let list: Vec<String> = c.split(',').map(str::to_string).collect();
                     if list.iter().any(|c| c.is_empty()) {
-                        return Err(Error::msg(format!(
-                            "--cgroup {v:?}: empty controller name"
-                        )));
+                        return Err(Error::msg(format!("--cgroup {v:?}: empty controller name")));
                     }
                     out.per_controller.push((list, sub));
                 }

@@ -767,8 +767,6 @@ impl Manager for V1Manager {
     }
 
     fn exists(&self) -> bool {
-        self.hierarchies
-            .iter()
-            .any(|h| self.dir_in(h).exists())
+        self.hierarchies.iter().any(|h| self.dir_in(h).exists())
     }
 }

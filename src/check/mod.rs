@@ -60,6 +60,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// The closing line of `hull check`'s text output.
+    pub fn summary(&self, file: &str) -> String {
+        let (e, w) = (self.errors(), self.warnings());
+        if e + w == 0 {
+            format!("{file}: no problems found\n")
+        } else {
+            format!("{file}: {e} error(s), {w} warning(s)\n")
+        }
+    }
+
     pub fn push(
         &mut self,
         severity: Severity,

@@ -540,6 +540,47 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
     supervise::supervise(pid, master, o.process.console_size().is_some())
 }
 
+/// Where `exec`'s process comes from.
+pub enum ExecProcess<'a> {
+    /// A process.json (`--process`).
+    File(&'a Path),
+    /// The container's own process with exec's flags laid over it.
+    Overrides(crate::spec::ProcessOverrides),
+}
+
+/// The process `exec` runs in container `id`.
+pub fn exec_process(
+    root: &Path,
+    id: &str,
+    source: ExecProcess,
+) -> Result<oci_spec::runtime::Process> {
+    match source {
+        ExecProcess::File(path) => {
+            // A pipe cannot be read again by the sealed copy of hull, so
+            // decide on re-executing before reading it.
+            if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+                let c = Container::load(root, id)?;
+                let spec = c.saved_spec()?;
+                protect_exec(c.state.pid, &spec, &c.state.cgroup_path, None)?;
+            }
+            let text = std::fs::read(path)
+                .map_err(|e| Error::msg(format!("--process {}: {e}", path.display())))?;
+            crate::spec::parse_process(&path.display().to_string(), &text)
+        }
+        ExecProcess::Overrides(o) => {
+            let c = Container::load(root, id)?;
+            let mut p = c
+                .saved_spec()?
+                .process()
+                .clone()
+                .ok_or_else(|| Error::msg("container config has no process"))?;
+            drop(c);
+            crate::spec::override_process(&mut p, &o)?;
+            Ok(p)
+        }
+    }
+}
+
 /// Re-executes `exec` from a sealed copy of hull when the container could
 /// reach hull's binary (see security::exeseal). `process` is None when the
 /// new process is not known yet (a --process file that cannot be read twice).

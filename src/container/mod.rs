@@ -541,6 +541,58 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Every container under the root, read without taking its lock (see
+/// [`Container::peek`]): per container that is state.json, /proc/PID/stat,
+/// and a stat of the state dir and of the start socket. One that cannot be
+/// read is reported on stderr and left out.
+pub fn peek_all(root: &Path) -> Result<Vec<Container>> {
+    let ids = list_ids(root)?;
+    let mut containers: Vec<Container> = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match Container::peek(root, id) {
+            Ok(c) => containers.push(c),
+            // Deleted (or a create that died first) since the scan.
+            Err(Error::NotFound(_)) => {}
+            // Listed on stderr so it is not lost: stdout stays parseable.
+            Err(e) => crate::logging::warn(format!(
+                "list: container \"{id}\" cannot be read ({e}); `hull delete --force {id}` removes it"
+            )),
+        }
+    }
+    Ok(containers)
+}
+
+/// Whether hull runs rootless: `--rootless true|false`, or (auto, the
+/// default) when it is not root in the host's user namespace.
+fn is_rootless(flag: Option<&str>) -> bool {
+    match flag {
+        Some("true") => true,
+        Some("false") => false,
+        _ => !nix::unistd::geteuid().is_root() || crate::namespaces::in_child_user_namespace(),
+    }
+}
+
+/// The state root: `--root`, else /run/hull for root, else
+/// $XDG_RUNTIME_DIR/hull (an unprivileged user cannot write /run).
+pub fn state_root(root: Option<PathBuf>, rootless_flag: Option<&str>) -> Result<PathBuf> {
+    if let Some(root) = root {
+        return Ok(root);
+    }
+    let rootless = is_rootless(rootless_flag);
+    crate::logging::debug(format!("no --root given; rootless: {rootless}"));
+    if !rootless {
+        return Ok(PathBuf::from("/run/hull"));
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir).join("hull")),
+        None if nix::unistd::geteuid().is_root() => Ok(PathBuf::from("/run/hull")),
+        None => Err(Error::msg(
+            "--root: not given and XDG_RUNTIME_DIR is not set: rootless hull keeps its state in \
+             $XDG_RUNTIME_DIR/hull (set XDG_RUNTIME_DIR or pass --root DIR owned by this user)",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

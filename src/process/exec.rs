@@ -63,7 +63,7 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
         Some(s) => Some(seccomp::compile(s)?),
         None => None,
     };
-    let listener = match filter.as_ref().map(|f| f.connect_listener()) {
+    let listener = match filter.as_ref().map(super::seccomp_notify::connect) {
         Some(r) => r?,
         None => None,
     };
@@ -212,7 +212,7 @@ struct Seccomp<'a> {
 
 impl Seccomp<'_> {
     fn install(&self, t: &ExecTarget, pid: i32) -> Result<()> {
-        seccomp::install_for(
+        super::seccomp_notify::install_for(
             self.filter,
             self.listener,
             t.spec,

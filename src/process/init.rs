@@ -329,7 +329,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
 
 /// Installs linux.seccomp (if any), notifying its listener.
 fn install_seccomp(cfg: &InitConfig, pid: i32) -> Result<()> {
-    seccomp::install_for(
+    super::seccomp_notify::install_for(
         cfg.seccomp,
         cfg.seccomp_listener,
         cfg.spec,

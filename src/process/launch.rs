@@ -183,7 +183,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         Some(s) => Some(seccomp::compile(s)?),
         None => None,
     };
-    let seccomp_listener = match seccomp.as_ref().map(|f| f.connect_listener()) {
+    let seccomp_listener = match seccomp.as_ref().map(super::seccomp_notify::connect) {
         Some(sock) => sock?.map(|s| lift_fd(s, min_fd)).transpose()?,
         None => None,
     };

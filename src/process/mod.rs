@@ -5,6 +5,7 @@ pub mod attrs;
 pub mod exec;
 mod init;
 pub mod launch;
+pub mod seccomp_notify;
 pub mod signals;
 pub mod supervise;
 pub mod sync;
