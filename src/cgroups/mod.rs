@@ -444,6 +444,38 @@ pub(crate) fn read_pids(file: &Path) -> Result<Vec<i32>> {
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
+/// The sub-cgroups of `dir` (made by `exec --cgroup` users or by the
+/// container itself), deepest first.
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(sub_cgroups(&e.path()));
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// Pids in `dir` and every cgroup below it, as runc's ps and kill --all
+/// see them; a sub-cgroup removed meanwhile counts as empty.
+pub(crate) fn read_pids_recursive(dir: &Path) -> Result<Vec<i32>> {
+    let mut pids = read_pids(&dir.join("cgroup.procs"))?;
+    for sub in sub_cgroups(dir) {
+        pids.extend(read_pids(&sub.join("cgroup.procs")).unwrap_or_default());
+    }
+    Ok(pids)
+}
+
+/// Removes a cgroup and the sub-cgroups below it (a cgroup with children
+/// cannot be removed).
+pub(crate) fn rmdir_tree(dir: &Path) -> Result<()> {
+    for sub in sub_cgroups(dir) {
+        rmdir_retry(&sub)?;
+    }
+    rmdir_retry(dir)
+}
+
 /// Removes a cgroup dir, retrying while the kernel still sees it busy.
 pub(crate) fn rmdir_retry(dir: &Path) -> Result<()> {
     let mut delay = std::time::Duration::from_millis(1);

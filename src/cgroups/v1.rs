@@ -2,7 +2,7 @@
 //! cgroup2 mount (usually /sys/fs/cgroup/unified) is joined as well.
 
 use super::resources::{Dir, v1_bytes, write_field};
-use super::{Manager, pids_value, read_pids, rmdir_retry, write_file};
+use super::{Manager, pids_value, read_pids_recursive, rmdir_tree, write_file};
 use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxResources,
@@ -717,7 +717,7 @@ impl Manager for V1Manager {
             .or_else(|| self.dir("memory"))
             .or_else(|| self.hierarchies.first().map(|h| self.dir_in(h)));
         match dir {
-            Some(d) if d.exists() => read_pids(&d.join("cgroup.procs")),
+            Some(d) if d.exists() => read_pids_recursive(&d),
             _ => Ok(Vec::new()),
         }
     }
@@ -743,7 +743,7 @@ impl Manager for V1Manager {
         }
         let mut first_err = None;
         for h in &self.hierarchies {
-            if let Err(e) = rmdir_retry(&self.dir_in(h)) {
+            if let Err(e) = rmdir_tree(&self.dir_in(h)) {
                 first_err.get_or_insert(e);
             }
         }

@@ -1,7 +1,7 @@
 //! cgroup v2: one unified hierarchy; controllers are enabled down the path.
 
 use super::resources::{Dir, blkio_weight_to_io, v2_bytes, write_field};
-use super::{Manager, pids_value, read_pids, rmdir_retry, write_file};
+use super::{Manager, pids_value, read_pids_recursive, rmdir_tree, write_file};
 use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxResources};
 use std::path::{Path, PathBuf};
@@ -128,7 +128,7 @@ impl Manager for V2Manager {
         if !self.dir.exists() {
             return Ok(Vec::new());
         }
-        read_pids(&self.dir.join("cgroup.procs"))
+        read_pids_recursive(&self.dir)
     }
 
     fn destroy(&self) -> Result<()> {
@@ -151,7 +151,7 @@ impl Manager for V2Manager {
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        rmdir_retry(&self.dir)
+        rmdir_tree(&self.dir)
     }
 
     fn set_frozen(&self, frozen: bool) -> Result<()> {
@@ -428,7 +428,7 @@ pub(crate) fn enable_down(mount: &Path, dir: &Path, ctrls: &[&str]) -> Result<()
 pub fn shares_to_weight(shares: u64) -> u64 {
     match shares {
         0 => 100,
-        0..=2 => 1,
+        1..=2 => 1,
         262_144.. => 10_000,
         s => {
             let l = (s as f64).log2();
