@@ -1,6 +1,6 @@
 //! `hull events`: OOM notifications and resource usage as JSON lines.
 
-use crate::container::lifecycle;
+use crate::container::control;
 use crate::error::{Error, Result};
 use clap::Args;
 use std::path::Path;
@@ -27,12 +27,12 @@ impl EventsArgs {
 
 pub fn run(root: &Path, a: EventsArgs) -> Result<i32> {
     if a.stats {
-        let data = lifecycle::stats(root, &a.id)?;
-        println!("{}", lifecycle::event_line("stats", &a.id, Some(&data)));
+        let data = control::stats(root, &a.id)?;
+        println!("{}", control::event_line("stats", &a.id, Some(&data)));
         return Ok(0);
     }
     let iv = parse_duration(&a.interval)?;
-    lifecycle::events(root, &a.id, Some(iv), &mut std::io::stdout().lock()).map(|_| 0)
+    control::events(root, &a.id, Some(iv), &mut std::io::stdout().lock()).map(|_| 0)
 }
 
 /// "5s", "500ms", "1m", or plain seconds.

@@ -1,6 +1,6 @@
 //! `hull exec`: run a process inside a container.
 
-use crate::container::lifecycle::{self, ExecProcess};
+use crate::container::exec::{self, ExecProcess};
 use crate::error::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -118,8 +118,8 @@ pub fn run(root: PathBuf, a: ExecArgs) -> Result<i32> {
         Some(path) => ExecProcess::File(path),
         None => ExecProcess::Overrides(a.overrides()?),
     };
-    let process = lifecycle::exec_process(&root, &a.id, source)?;
-    lifecycle::exec(lifecycle::ExecOptions {
+    let process = exec::exec_process(&root, &a.id, source)?;
+    exec::exec(exec::ExecOptions {
         root,
         id: a.id,
         process,

@@ -4,6 +4,7 @@
 //! exit codes and log lines here.
 
 mod check;
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -13,6 +14,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod resume;
 mod run;
 mod spec;
@@ -27,14 +29,31 @@ use crate::logging;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `--version`'s text after "hull ", in runc's layout: version, commit,
+/// spec version, then the seccomp and cgroup back ends.
+const VERSION: &str = concat!(
+    "version ",
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("HULL_COMMIT"),
+    "\nspec: 1.3.0",
+    "\nseccomp: built-in BPF compiler (no libseccomp)",
+    "\ncgroup: cgroupfs (v1, v2 and hybrid hosts; no systemd driver)"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hull",
-    version = concat!("version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.3.0"),
+    version = VERSION,
+    long_version = VERSION,
     about = "hull: an OCI container runtime",
-    disable_help_subcommand = true
+    disable_help_subcommand = true,
+    disable_version_flag = true
 )]
 pub struct Cli {
+    /// Print the version (runc's -v/--version).
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
     /// Directory for container state [default: /run/hull; for an
     /// unprivileged user $XDG_RUNTIME_DIR/hull].
     #[arg(long, global = true)]
@@ -88,6 +107,10 @@ enum Command {
     Delete(delete::DeleteArgs),
     /// List containers.
     List(list::ListArgs),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(Box<checkpoint::CheckpointArgs>),
+    /// Restore a container from a checkpoint with CRIU.
+    Restore(Box<restore::RestoreArgs>),
     /// Check a bundle without running anything: report every problem in config.json.
     Check(check::CheckArgs),
     /// Write a default config.json.
@@ -135,6 +158,13 @@ impl Cli {
 pub fn main() -> i32 {
     crate::security::exeseal::on_startup();
     let cli = Cli::parse();
+    // runc exits 255 when exec itself fails, so callers can tell that from
+    // the exit status of the process.
+    let failure_code = if matches!(cli.command, Command::Exec(_)) {
+        255
+    } else {
+        1
+    };
     let format = if cli.log_format == "json" {
         logging::Format::Json
     } else {
@@ -147,7 +177,7 @@ pub fn main() -> i32 {
             let msg = e.to_string();
             logging::log("error", &msg);
             eprintln!("hull: {msg}");
-            1
+            failure_code
         }
     }
 }
@@ -189,6 +219,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Kill(a) => kill::run(&root, a),
         Command::Delete(a) => delete::run(&root, a),
         Command::List(a) => list::run(&root, a),
+        Command::Checkpoint(a) => checkpoint::run(root, *a),
+        Command::Restore(a) => {
+            refuse_systemd(cli.systemd_cgroup)?;
+            restore::run(root, *a)
+        }
         Command::Spec(a) => spec::run(a),
         Command::Check(a) => check::run(a),
     }

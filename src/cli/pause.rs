@@ -1,6 +1,6 @@
 //! `hull pause`: freeze every process of a container.
 
-use crate::container::lifecycle;
+use crate::container::control;
 use crate::error::Result;
 use clap::Args;
 use std::path::Path;
@@ -11,5 +11,5 @@ pub struct PauseArgs {
 }
 
 pub fn run(root: &Path, a: PauseArgs) -> Result<i32> {
-    lifecycle::set_paused(root, &a.id, true).map(|_| 0)
+    control::set_paused(root, &a.id, true).map(|_| 0)
 }

@@ -1,6 +1,6 @@
 //! `hull ps`: the processes of a container.
 
-use crate::container::lifecycle;
+use crate::container::control;
 use crate::error::{Error, Result};
 use clap::Args;
 use std::path::Path;
@@ -17,7 +17,7 @@ pub struct PsArgs {
 
 /// JSON is the pid list; the table is ps(1)'s output for those pids.
 pub fn run(root: &Path, a: PsArgs) -> Result<i32> {
-    let pids = lifecycle::pids(root, &a.id)?;
+    let pids = control::pids(root, &a.id)?;
     if a.format == "json" {
         println!(
             "{}",

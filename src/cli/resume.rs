@@ -1,7 +1,7 @@
 //! `hull resume`: thaw a paused container.
 
 use super::pause::PauseArgs;
-use crate::container::lifecycle;
+use crate::container::control;
 use crate::error::Result;
 use std::path::Path;
 
@@ -9,5 +9,5 @@ use std::path::Path;
 pub type ResumeArgs = PauseArgs;
 
 pub fn run(root: &Path, a: ResumeArgs) -> Result<i32> {
-    lifecycle::set_paused(root, &a.id, false).map(|_| 0)
+    control::set_paused(root, &a.id, false).map(|_| 0)
 }

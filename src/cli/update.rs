@@ -1,6 +1,6 @@
 //! `hull update`: change the resource limits of a running container.
 
-use crate::container::lifecycle;
+use crate::container::control;
 use crate::error::{Error, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -84,7 +84,7 @@ pub fn run(root: &Path, a: UpdateArgs) -> Result<i32> {
         None => None,
     };
     let changes = a.changes(text.as_deref())?;
-    lifecycle::update(root, &a.id, &changes).map(|_| 0)
+    control::update(root, &a.id, &changes).map(|_| 0)
 }
 
 impl UpdateArgs {

@@ -2,6 +2,7 @@
 //! concurrent commands on one id safe, and status derivation.
 
 use crate::error::{Context, Error, Result};
+use crate::process::start::START_SOCKET;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -10,8 +11,6 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
-/// The unix socket the waiting init listens on; `start` connects to it.
-pub const START_SOCKET: &str = "start.sock";
 /// State dirs being made are named `~<id>.<pid>` (`~` is not allowed in
 /// ids) until their state.json is written.
 pub const CREATING_PREFIX: &str = "~";
@@ -335,26 +334,42 @@ impl Container {
         crate::spec::parse(&path.display().to_string(), &text)
     }
 
-    /// Runs hooks of one kind from the saved config, warning on failure.
-    pub fn run_hooks_warn(&self, kind: crate::hooks::Kind, status: &str) {
+    /// The saved config and the state JSON for hooks of `kind`, or None
+    /// when the config has none (most do not: the parse is skipped).
+    fn hook_input(&self, status: &str) -> Option<Result<(oci_spec::runtime::Spec, String)>> {
         let path = self.dir.join(crate::spec::CONFIG);
-        // Most configs have no hooks: skip the parse when the text says so.
         match std::fs::read(&path) {
             Ok(text) if text.windows(7).any(|w| w == b"\"hooks\"") => {}
-            _ => return,
+            _ => return None,
         }
-        match self.saved_spec() {
-            Ok(spec) => {
-                let state = crate::hooks::state_json(
-                    &self.state.id,
-                    status,
-                    self.state.pid,
-                    &self.state.bundle,
-                    &spec,
-                );
-                crate::hooks::run_warn(&spec, kind, &state);
-            }
-            Err(e) => crate::logging::warn(format!("{}: {e}", kind.field())),
+        Some(self.saved_spec().map(|spec| {
+            let state = crate::hooks::state_json(
+                &self.state.id,
+                status,
+                self.state.pid,
+                &self.state.bundle,
+                &spec,
+            );
+            (spec, state)
+        }))
+    }
+
+    /// Runs hooks of one kind from the saved config; the first failure is
+    /// the error.
+    pub fn run_hooks(&self, kind: crate::hooks::Kind, status: &str) -> Result<()> {
+        match self.hook_input(status) {
+            None => Ok(()),
+            Some(Ok((spec, state))) => crate::hooks::run(&spec, kind, &state),
+            Some(Err(e)) => Err(e.wrap(kind.field().to_string())),
+        }
+    }
+
+    /// Runs hooks of one kind from the saved config, warning on each failure.
+    pub fn run_hooks_warn(&self, kind: crate::hooks::Kind, status: &str) {
+        match self.hook_input(status) {
+            None => {}
+            Some(Ok((spec, state))) => crate::hooks::run_warn(&spec, kind, &state),
+            Some(Err(e)) => crate::logging::warn(format!("{}: {e}", kind.field())),
         }
     }
 
@@ -616,4 +631,7 @@ mod tests {
     }
 }
 
+pub mod checkpoint;
+pub mod control;
+pub mod exec;
 pub mod lifecycle;

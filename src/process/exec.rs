@@ -184,7 +184,7 @@ fn join_and_fork(
         unsafe { libc::_exit(127) }
     };
     let placed_pid = target.as_ref().and_then(|fd| {
-        super::launch::clone_into(
+        crate::namespaces::clone::clone_into(
             nix::sched::CloneFlags::empty(),
             Some(fd.as_raw_fd()),
             &mut run_child,
@@ -194,7 +194,11 @@ fn join_and_fork(
     let (pid, placed) = match placed_pid {
         Some(pid) => (pid, true),
         None => (
-            super::launch::clone_into(nix::sched::CloneFlags::empty(), None, &mut run_child)?,
+            crate::namespaces::clone::clone_into(
+                nix::sched::CloneFlags::empty(),
+                None,
+                &mut run_child,
+            )?,
             false,
         ),
     };
@@ -247,10 +251,11 @@ fn run_process(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup_in_container(fd, size, false)?;
+        crate::console::setup_in_container(fd, size, false, p.user().uid())?;
         let _ = nix::unistd::close(fd);
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
+    attrs::close_on_exec_from_3();
     // As in the init: without no_new_privs the filter must go in while
     // CAP_SYS_ADMIN is still effective, i.e. before the uid change.
     attrs::apply_process(p, t.spec, in_userns, &mut || {

@@ -7,6 +7,7 @@ mod init;
 pub mod launch;
 pub mod seccomp_notify;
 pub mod signals;
+pub mod start;
 pub mod supervise;
 pub mod sync;
 

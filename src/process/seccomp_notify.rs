@@ -15,8 +15,12 @@ pub fn connect(filter: &Filter) -> Result<Option<OwnedFd>> {
     let Some(path) = filter.listener_path().filter(|_| filter.notify()) else {
         return Ok(None);
     };
-    let s = std::os::unix::net::UnixStream::connect(path)
-        .ctx(|| format!("linux.seccomp.listenerPath: connect {}", path.display()))?;
+    let s = std::os::unix::net::UnixStream::connect(path).ctx(|| {
+        format!(
+            "linux.seccomp.listenerPath: the seccomp agent could not be reached at {}",
+            path.display()
+        )
+    })?;
     Ok(Some(s.into()))
 }
 
@@ -86,6 +90,22 @@ pub fn install_for(
     let Some(filter) = filter else {
         return Ok(());
     };
+    // Everything the hand-off needs is ready before the filter goes in:
+    // from then until the agent holds the notify fd, a notified syscall
+    // would wait for an agent that cannot answer yet (profile.rs refuses
+    // SCMP_ACT_NOTIFY for the syscalls made in that window).
+    let state = filter.notify().then(|| {
+        process_state(
+            filter,
+            crate::spec::OCI_VERSION,
+            id,
+            pid,
+            bundle,
+            spec.annotations().as_ref(),
+            status,
+        )
+        .to_string()
+    });
     let Some(notify_fd) = filter.install()? else {
         return Ok(());
     };
@@ -93,16 +113,7 @@ pub fn install_for(
         listener.ok_or_else(|| Error::msg("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath"))?;
     // SAFETY: the parent passed this connected socket to this process only.
     let sock = unsafe { OwnedFd::from_raw_fd(sock) };
-    let state = process_state(
-        filter,
-        crate::spec::OCI_VERSION,
-        id,
-        pid,
-        bundle,
-        spec.annotations().as_ref(),
-        status,
-    );
-    send(sock, &notify_fd, state.to_string().as_bytes())
+    send(sock, &notify_fd, state.unwrap_or_default().as_bytes())
 }
 
 #[cfg(test)]

@@ -20,12 +20,17 @@
 //!   libseccomp's default). x32 calls arrive as `AUDIT_ARCH_X86_64` with
 //!   `__X32_SYSCALL_BIT` set in the number; unless `SCMP_ARCH_X32` is listed
 //!   they are killed too, so they can never match (or slip past) x86_64 rules.
+//! - Unless the default action lets syscalls through (ALLOW, LOG, TRACE) or
+//!   already is ERRNO(ENOSYS), each ABI's rules start with runc's -ENOSYS
+//!   stub: a syscall numbered above the highest one the profile names gets
+//!   ENOSYS, so that a program can tell a syscall newer than the profile
+//!   from a refused one and fall back (glibc's clone3 to clone).
 //! - Comparisons are 64-bit on x86_64 and x32 (high word, then low word)
 //!   and 32-bit on x86, whose arguments are 32-bit (only the low word of
 //!   the value is compared, as libseccomp does).
 
-use super::profile::{Cond, Profile, Rule};
-use super::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, Abi, RET_BAD_ARCH, X32_SYSCALL_BIT};
+use super::profile::{Cond, Profile};
+use super::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, Abi, RET_BAD_ARCH, RET_ERRNO, X32_SYSCALL_BIT};
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxSeccompOperator as Op;
 
@@ -59,21 +64,21 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 
 /// Builds the whole program (see the module docs for its layout).
 pub(super) fn assemble(p: &Profile) -> Result<Vec<libc::sock_filter>> {
-    let (abis, rules, default) = (&p.abis, &p.rules, p.default);
+    let (abis, default) = (&p.abis, p.default);
     let has = |a: Abi| abis.contains(&a);
     // One section per audit arch value.
     let mut sections: Vec<(u32, Vec<libc::sock_filter>)> = Vec::new();
     if has(Abi::X86_64) || has(Abi::X32) {
         let mut sec = vec![stmt(BPF_LD_W_ABS, OFF_NR)];
         let x32 = if has(Abi::X32) {
-            let mut v = rules_for(Abi::X32, rules)?;
+            let mut v = rules_for(Abi::X32, p)?;
             v.push(stmt(BPF_RET_K, default));
             v
         } else {
             vec![stmt(BPF_RET_K, RET_BAD_ARCH)]
         };
         let x86_64 = if has(Abi::X86_64) {
-            let mut v = rules_for(Abi::X86_64, rules)?;
+            let mut v = rules_for(Abi::X86_64, p)?;
             v.push(stmt(BPF_RET_K, default));
             v
         } else {
@@ -88,7 +93,7 @@ pub(super) fn assemble(p: &Profile) -> Result<Vec<libc::sock_filter>> {
     }
     if has(Abi::X86) {
         let mut sec = vec![stmt(BPF_LD_W_ABS, OFF_NR)];
-        sec.extend(rules_for(Abi::X86, rules)?);
+        sec.extend(rules_for(Abi::X86, p)?);
         sec.push(stmt(BPF_RET_K, default));
         sections.push((AUDIT_ARCH_I386, sec));
     }
@@ -114,8 +119,21 @@ pub(super) fn assemble(p: &Profile) -> Result<Vec<libc::sock_filter>> {
 
 /// The rules of one ABI. Expects the syscall number in A and leaves it
 /// there when no rule matched.
-fn rules_for(abi: Abi, rules: &[Rule]) -> Result<Vec<libc::sock_filter>> {
+fn rules_for(abi: Abi, p: &Profile) -> Result<Vec<libc::sock_filter>> {
+    let rules = &p.rules;
     let mut out = Vec::new();
+    // The -ENOSYS stub: a syscall numbered above every syscall the profile
+    // names is newer than the profile, so it gets ENOSYS (and libc falls
+    // back, e.g. from clone3 to clone) instead of the default action.
+    let newest = rules
+        .iter()
+        .flat_map(|r| &r.names)
+        .filter_map(|n| abi.lookup(n))
+        .max();
+    if let Some(newest) = newest.filter(|_| p.enosys_stub) {
+        out.push(jump(BPF_JGT_K, newest, 0, 1));
+        out.push(stmt(BPF_RET_K, RET_ERRNO | libc::ENOSYS as u32));
+    }
     // A run of argument-less names sharing an action: one jeq each, one ret.
     let mut run: Vec<u32> = Vec::new();
     let mut run_action = 0;

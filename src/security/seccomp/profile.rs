@@ -19,9 +19,10 @@
 //!   ORed (each becomes a rule of its own), as runc does; Docker's profile
 //!   relies on this, e.g. for `personality`.
 //! - `SCMP_ACT_NOTIFY` needs `listenerPath`, cannot be the default action
-//!   (runc refuses it too), and cannot apply to `sendmsg`: the init sends
-//!   the notify fd over `sendmsg` after the filter is in place, so notifying
-//!   on it would block the init forever.
+//!   (runc refuses it too), and cannot apply to the syscalls hull makes
+//!   between loading the filter and the agent holding the notify fd
+//!   (`write`, as runc refuses, `sendmsg` and `close`): notified, they would
+//!   block the container process forever.
 
 use super::{Abi, RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS, RET_KILL_THREAD, RET_LOG};
 use super::{RET_TRACE, RET_TRAP, RET_USER_NOTIF};
@@ -39,6 +40,25 @@ pub(super) const FLAG_SPEC_ALLOW: u32 = 4;
 pub(super) const FLAG_NEW_LISTENER: u32 = 8;
 pub(super) const FLAG_TSYNC_ESRCH: u32 = 16;
 pub(super) const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
+
+/// The syscalls hull makes after loading a filter with SCMP_ACT_NOTIFY
+/// rules and before the seccomp agent holds the notify fd (or when handing
+/// it over fails). Notified, they would wait forever for an agent that
+/// cannot answer yet, so a profile notifying on them is refused.
+const NEEDED_BEFORE_AGENT: &[(&str, &str)] = &[
+    (
+        "write",
+        "hull writes its errors back to the runtime with it after the filter is loaded",
+    ),
+    (
+        "sendmsg",
+        "hull hands the notify fd to the seccomp agent with it",
+    ),
+    (
+        "close",
+        "hull closes the agent's socket with it to end the hand-off",
+    ),
+];
 
 pub(super) fn field(ptr: &str, msg: impl std::fmt::Display) -> Error {
     Error::config(CONFIG, &format!("/linux/seccomp{ptr}"), msg)
@@ -72,6 +92,9 @@ pub(super) struct Profile {
     pub flags: u32,
     /// Some rule uses SCMP_ACT_NOTIFY.
     pub notify: bool,
+    /// Syscalls newer than every syscall the profile names get ENOSYS
+    /// (see bpf.rs).
+    pub enosys_stub: bool,
 }
 
 fn action_value(action: Action, errno: Option<u32>, default_errno: u32, ptr: &str) -> Result<u32> {
@@ -145,10 +168,13 @@ impl Profile {
             )?;
             if action == RET_USER_NOTIF {
                 notify = true;
-                if sc.names().iter().any(|n| n == "sendmsg") {
+                if let Some((name, why)) = NEEDED_BEFORE_AGENT
+                    .iter()
+                    .find(|(n, _)| sc.names().iter().any(|m| m == n))
+                {
                     return Err(field(
                         &format!("{ptr}/action"),
-                        "SCMP_ACT_NOTIFY cannot be used for sendmsg: the init needs it to hand the notify fd to the listener",
+                        format!("SCMP_ACT_NOTIFY cannot be used for the {name} syscall: {why}"),
                     ));
                 }
             }
@@ -247,12 +273,19 @@ impl Profile {
             }
         }
 
+        // As runc: no stub when the default already lets syscalls through
+        // (a tracer handles ENOSYS itself) or already is ENOSYS.
+        let enosys_stub = !matches!(
+            s.default_action(),
+            Action::ScmpActAllow | Action::ScmpActLog | Action::ScmpActTrace
+        ) && default != RET_ERRNO | libc::ENOSYS as u32;
         Ok(Profile {
             default,
             rules,
             abis,
             flags,
             notify,
+            enosys_stub,
         })
     }
 }

@@ -245,12 +245,29 @@ fn config_errors_name_the_field() {
     assert!(e.contains("/linux/seccomp/defaultAction"), "{e}");
     let e = err(serde_json::json!({ "defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m" }));
     assert!(e.contains("/linux/seccomp/listenerMetadata"), "{e}");
-    let e = err(
+    for name in ["write", "sendmsg", "close"] {
+        let e = err(
+            serde_json::json!({ "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x", "syscalls": [
+                { "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" },
+                { "names": ["getpid", name], "action": "SCMP_ACT_NOTIFY" }
+            ]}),
+        );
+        assert!(e.contains("/linux/seccomp/syscalls/1/action"), "{e}");
+        assert!(
+            e.contains(&format!(
+                "SCMP_ACT_NOTIFY cannot be used for the {name} syscall"
+            )),
+            "{e}"
+        );
+    }
+    // Other actions on them are fine.
+    compile_json(
         serde_json::json!({ "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x", "syscalls": [
-            { "names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY" }
+            { "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" },
+            { "names": ["write", "close", "sendmsg"], "action": "SCMP_ACT_LOG" }
         ]}),
-    );
-    assert!(e.contains("/linux/seccomp/syscalls/0/action"), "{e}");
+    )
+    .unwrap();
 }
 
 #[test]
@@ -418,8 +435,14 @@ fn large_profiles_fit_and_overflow_is_an_error() {
             "{name}"
         );
     }
+    // Newer than every name: the -ENOSYS stub.
     assert_eq!(
         run(&f.program, 9999, AUDIT_ARCH_X86_64, [0; 6]),
+        RET_ERRNO | libc::ENOSYS as u32
+    );
+    // A gap in the table, below the newest name: the default.
+    assert_eq!(
+        run(&f.program, 400, AUDIT_ARCH_X86_64, [0; 6]),
         RET_ERRNO | 1
     );
     for (name, nr) in Abi::X32.table() {
@@ -447,4 +470,63 @@ fn large_profiles_fit_and_overflow_is_an_error() {
             .unwrap_err()
             .to_string();
     assert!(e.contains("limit of 4096"), "{e}");
+}
+
+/// runc's -ENOSYS stub: above the newest syscall a profile names, ENOSYS,
+/// per ABI; not when the default lets calls through or is ENOSYS already.
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys() {
+    let profile = |default: &str, errno: Option<u32>| {
+        let mut j = serde_json::json!({
+            "defaultAction": default,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{ "names": ["read", "kcmp"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9 },
+                         { "names": ["getpid"], "action": "SCMP_ACT_ALLOW" }]
+        });
+        if let Some(e) = errno {
+            j["defaultErrnoRet"] = e.into();
+        }
+        compile_json(j).unwrap()
+    };
+    let enosys = RET_ERRNO | libc::ENOSYS as u32;
+    let kcmp64 = Abi::X86_64.lookup("kcmp").unwrap();
+    let kcmp32 = Abi::X86.lookup("kcmp").unwrap();
+    let kcmpx32 = Abi::X32.lookup("kcmp").unwrap();
+    let clone3 = Abi::X86_64.lookup("clone3").unwrap();
+    let f = profile("SCMP_ACT_ERRNO", None);
+    for (arch, nr, want) in [
+        (AUDIT_ARCH_X86_64, kcmp64, RET_ERRNO | 9),
+        (AUDIT_ARCH_X86_64, kcmp64 + 1, enosys),
+        (AUDIT_ARCH_X86_64, clone3, enosys),
+        (AUDIT_ARCH_X86_64, kcmp64 - 1, RET_ERRNO | 1),
+        (AUDIT_ARCH_I386, kcmp32, RET_ERRNO | 9),
+        (AUDIT_ARCH_I386, kcmp32 + 1, enosys),
+        (AUDIT_ARCH_I386, kcmp32 - 1, RET_ERRNO | 1),
+        (AUDIT_ARCH_X86_64, kcmpx32, RET_ERRNO | 9),
+        (AUDIT_ARCH_X86_64, kcmpx32 + 1, enosys),
+        (AUDIT_ARCH_X86_64, kcmpx32 - 1, RET_ERRNO | 1),
+    ] {
+        assert_eq!(run(&f.program, nr, arch, [0; 6]), want, "{arch:#x} {nr}");
+    }
+    for f in [
+        profile("SCMP_ACT_KILL", None),
+        profile("SCMP_ACT_KILL_PROCESS", None),
+        profile("SCMP_ACT_TRAP", None),
+        profile("SCMP_ACT_ERRNO", Some(13)),
+    ] {
+        assert_eq!(run(&f.program, clone3, AUDIT_ARCH_X86_64, [0; 6]), enosys);
+    }
+    for (f, want) in [
+        (profile("SCMP_ACT_ALLOW", None), RET_ALLOW),
+        (profile("SCMP_ACT_LOG", None), RET_LOG),
+        (profile("SCMP_ACT_ERRNO", Some(38)), enosys),
+    ] {
+        assert_eq!(run(&f.program, clone3, AUDIT_ARCH_X86_64, [0; 6]), want);
+        assert_eq!(run(&f.program, 3000, AUDIT_ARCH_X86_64, [0; 6]), want);
+    }
+    let f = profile("SCMP_ACT_TRACE", None);
+    assert_eq!(
+        run(&f.program, clone3, AUDIT_ARCH_X86_64, [0; 6]),
+        RET_TRACE | 1
+    );
 }
