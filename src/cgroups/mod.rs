@@ -4,6 +4,7 @@
 pub mod devices;
 pub mod resources;
 mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -66,6 +67,11 @@ pub trait Manager {
     /// True for the stand-in used when the container runs without a cgroup.
     fn is_skipped(&self) -> bool {
         false
+    }
+    /// The cgroup path the container was placed in, when it is known only
+    /// after placement (systemd decides where a scope goes).
+    fn placed_path(&self) -> Option<String> {
+        None
     }
 }
 
@@ -149,7 +155,15 @@ fn is_permission_error(e: &Error) -> bool {
 /// device rules. Without permission to create cgroups (rootless, no
 /// delegation) and with nothing to limit, cgroup setup is skipped.
 pub fn setup(path: &str, resources: Option<&LinuxResources>) -> Result<Box<dyn Manager>> {
-    let m = manager(path);
+    setup_with(manager(path), path, resources)
+}
+
+/// `setup` with a given manager (the systemd driver's).
+pub fn setup_with(
+    m: Box<dyn Manager>,
+    path: &str,
+    resources: Option<&LinuxResources>,
+) -> Result<Box<dyn Manager>> {
     if let Err(e) = m.create() {
         if !is_permission_error(&e) {
             return Err(e);
@@ -268,7 +282,7 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str) -> Result<String> {
     }
     if p.contains(':') && !p.starts_with('/') {
         return Err(Error::msg(format!(
-            "linux.cgroupsPath {p:?}: the slice:prefix:name form needs --systemd-cgroup, which hull does not support yet"
+            "linux.cgroupsPath {p:?}: the slice:prefix:name form is the systemd driver's: it needs --systemd-cgroup"
         )));
     }
     let clean = clean_path(&p)?;

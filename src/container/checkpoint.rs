@@ -403,6 +403,7 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
         cgroup_path: cgroup_path.clone(),
         own_pid_ns,
         resources: None,
+        systemd_unit: None,
     };
     let (dir, lock) = Container::create(&o.root, &o.id, &state)?;
     let cgroup_existed = cgroups::manager(&cgroup_path).exists();

@@ -110,6 +110,9 @@ pub struct State {
     /// The resources in force after an `update` (absent: the config's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// The scope unit of a container created with `--systemd-cgroup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
 }
 
 /// The OCI state plus runc's extra fields, as `state` and `list` print it.
@@ -173,6 +176,19 @@ pub fn ensure_root(root: &Path) -> Result<()> {
 }
 
 impl Container {
+    /// The container's cgroup with the driver it was created with: `update`
+    /// and `delete` go through systemd for a scope unit; everything else
+    /// works on the cgroup files either way.
+    pub fn cgroup(&self) -> Box<dyn crate::cgroups::Manager> {
+        match &self.state.systemd_unit {
+            Some(unit) => Box::new(crate::cgroups::systemd::SystemdManager::existing(
+                unit,
+                &self.state.cgroup_path,
+            )),
+            None => crate::cgroups::manager(&self.state.cgroup_path),
+        }
+    }
+
     /// Creates and locks a fresh state dir holding `state`; fails if the id
     /// is taken. The dir is made, locked and given its state.json under a
     /// temporary name (not a valid id), then renamed into place without

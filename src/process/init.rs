@@ -273,7 +273,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // to a non-root user clears from the effective set: install it just
     // before the uid change, so the profile also governs the rest of the
     // set-up (setgroups, setres[ug]id, capset, prctl, the ready message,
-    // accept4, fcntl, close_range, execve).
+    // accept4, startContainer hooks, fcntl, execve; close_range comes first).
     let nnp = process.no_new_privileges().unwrap_or(false);
     attrs::close_on_exec_from_3();
     attrs::apply_process(process, spec, in_userns, &mut || {

@@ -26,3 +26,4 @@ mod rootfs;
 mod rootless;
 mod seccomp;
 mod security;
+mod systemd_driver;
