@@ -26,8 +26,8 @@ pub struct UpdateArgs {
     /// Kernel TCP buffer memory limit.
     #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
-    /// CPU shares (relative weight). runc spells it `--cpu-share`; both work.
-    #[arg(long = "cpu-shares", visible_alias = "cpu-share")]
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-shares", alias = "cpu-share")]
     pub cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds (-1 unlimited).
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
