@@ -328,12 +328,11 @@ pub fn split_diagnostics(err: &str) -> (String, String) {
             None => rest.push(l),
         }
     }
-    // Whether the runtime reported an error (else a warning), not how
-    // often or what else: runc adds deprecation warnings of its own.
+    // Whether the runtime reported an error, not how often or what else:
+    // warnings are each runtime's own (runc adds deprecation warnings, and
+    // some only on a loaded machine).
     let summary = if levels.iter().any(|l| l == "error" || l == "fatal") {
         "error"
-    } else if levels.iter().any(|l| l == "warning") {
-        "warning"
     } else {
         ""
     };
