@@ -97,7 +97,8 @@ impl Manager for Skipped {
     }
     fn set_frozen(&self, _: bool) -> Result<()> {
         Err(Error::msg(
-            "the container has no cgroup (hull could not create one)",
+            "pause and resume need the cgroup freezer, and this container has no cgroup \
+             (hull could not create one: no permission, e.g. rootless with no delegated cgroup)",
         ))
     }
     fn apply_devices(&self, _: &[devices::Rule]) -> Result<()> {
@@ -297,13 +298,7 @@ fn own_cgroup() -> Result<String> {
     let text =
         std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
     let mut first = None;
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("/"),
-        );
+    for (ctrls, path) in crate::procinfo::cgroup_entries(&text) {
         if host_version() == Version::V2 && ctrls.is_empty() {
             return Ok(path.to_string());
         }
