@@ -4,7 +4,8 @@
 #   make release   optimised build (target/release/hull)
 #   make deps      Debian packages and Rust components the tests need
 #   make demo      run a busybox container with hull
-#   make lint      rustfmt check + clippy with warnings as errors (whole workspace)
+#   make lint      rustfmt check, clippy with warnings as errors (whole workspace),
+#                  imports against the layers of docs/ARCHITECTURE.md
 #   make test      deps, lint, build, cargo test, then the cgroup v2 subset
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
 #   make test-systemd  the systemd cgroup driver's tests, with systemd booted in that VM
@@ -56,6 +57,7 @@ demo: deps build
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 $(CURDIR)/scripts/check-layers.py
 
 # The oci-validation runner builds the checker itself when HULL_OCI_CHECKER
 # is unset (plain `cargo test`); here it is built once up front.

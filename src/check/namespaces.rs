@@ -40,12 +40,41 @@ pub(super) fn namespaces(c: &Ctx, r: &mut Report) {
         }
         seen.push(t);
     }
+    // Without a mount namespace the container shares the runtime's and is
+    // only chrooted into its rootfs: nothing is mounted or remounted there.
     if !has_ns(c, "mount") {
-        r.error(
-            "/linux/namespaces",
-            "a mount namespace is required to set up the root filesystem",
-            Some("add {\"type\": \"mount\"}".into()),
-        );
+        for (field, what) in [
+            ("/linux/maskedPaths", "masking paths"),
+            ("/linux/readonlyPaths", "read-only paths"),
+            (
+                "/linux/sysctl",
+                "sysctls (written through the container's /proc)",
+            ),
+        ] {
+            if c.get(field).is_some_and(nonempty) {
+                r.error(
+                    field,
+                    format!("{what} need a mount namespace of the container's own"),
+                    Some(
+                        "add {\"type\": \"mount\"} to /linux/namespaces, or drop the field".into(),
+                    ),
+                );
+            }
+        }
+        if c.get("/root/readonly").and_then(Value::as_bool) == Some(true) {
+            r.error(
+                "/root/readonly",
+                "a read-only root needs a mount namespace of the container's own",
+                Some("add {\"type\": \"mount\"} to /linux/namespaces, or set it to false".into()),
+            );
+        }
+        if c.get("/mounts").is_some_and(nonempty) {
+            r.warning(
+                "/mounts",
+                "not made: without a mount namespace the container shares the runtime's, and hull mounts nothing into it",
+                Some("add {\"type\": \"mount\"} to /linux/namespaces to have them".into()),
+            );
+        }
     }
     for field in ["hostname", "domainname"] {
         if c.str(&format!("/{field}")).is_some_and(|h| !h.is_empty()) && !has_ns(c, "uts") {
@@ -441,5 +470,14 @@ fn joined_user_mappings(c: &Ctx, r: &mut Report, path: &str) {
                 Some("remove the mappings, or give the joined namespace's".into()),
             );
         }
+    }
+}
+
+/// An array or object with something in it.
+fn nonempty(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => false,
     }
 }
