@@ -40,12 +40,41 @@ pub(super) fn namespaces(c: &Ctx, r: &mut Report) {
         }
         seen.push(t);
     }
+    // Without a mount namespace the container shares the runtime's and is
+    // only chrooted into its rootfs: nothing is mounted or remounted there.
     if !has_ns(c, "mount") {
-        r.error(
-            "/linux/namespaces",
-            "a mount namespace is required to set up the root filesystem",
-            Some("add {\"type\": \"mount\"}".into()),
-        );
+        for (field, what) in [
+            ("/linux/maskedPaths", "masking paths"),
+            ("/linux/readonlyPaths", "read-only paths"),
+            (
+                "/linux/sysctl",
+                "sysctls (written through the container's /proc)",
+            ),
+        ] {
+            if c.get(field).is_some_and(nonempty) {
+                r.error(
+                    field,
+                    format!("{what} need a mount namespace of the container's own"),
+                    Some(
+                        "add {\"type\": \"mount\"} to /linux/namespaces, or drop the field".into(),
+                    ),
+                );
+            }
+        }
+        if c.get("/root/readonly").and_then(Value::as_bool) == Some(true) {
+            r.error(
+                "/root/readonly",
+                "a read-only root needs a mount namespace of the container's own",
+                Some("add {\"type\": \"mount\"} to /linux/namespaces, or set it to false".into()),
+            );
+        }
+        if c.get("/mounts").is_some_and(nonempty) {
+            r.warning(
+                "/mounts",
+                "not made: without a mount namespace the container shares the runtime's, and hull mounts nothing into it",
+                Some("add {\"type\": \"mount\"} to /linux/namespaces to have them".into()),
+            );
+        }
     }
     for field in ["hostname", "domainname"] {
         if c.str(&format!("/{field}")).is_some_and(|h| !h.is_empty()) && !has_ns(c, "uts") {
@@ -217,10 +246,12 @@ pub(super) fn sysctls(c: &Ctx, r: &mut Report) {
         if let Some(problem) = sysctl_problem(k, &has) {
             let hint = if k.starts_with("net.") {
                 "add {\"type\": \"network\"} to /linux/namespaces"
+            } else if k.starts_with("user.") {
+                "add {\"type\": \"user\"} (with uidMappings and gidMappings) to /linux/namespaces"
             } else if k.starts_with("kernel.") || k.starts_with("fs.mqueue.") {
                 "only the ipc and uts namespaced kernel.* sysctls can be set"
             } else {
-                "only namespaced sysctls (net.*, the ipc kernel.* ones, fs.mqueue.*) can be set"
+                "only namespaced sysctls (net.*, the ipc kernel.* ones, fs.mqueue.*, user.* with a user namespace) can be set"
             };
             r.error(&path, problem, Some(hint.into()));
         }
@@ -247,6 +278,11 @@ fn sysctl_problem(key: &str, has_new: &dyn Fn(LinuxNamespaceType) -> bool) -> Op
     if key.starts_with("net.") {
         return (!has_new(LinuxNamespaceType::Network))
             .then(|| "needs a new network namespace".to_string());
+    }
+    // user.max_* count per user namespace: the container's own ones.
+    if key.starts_with("user.") {
+        return (!has_new(LinuxNamespaceType::User))
+            .then(|| "needs a new user namespace".to_string());
     }
     if key == "kernel.hostname" || key == "kernel.domainname" {
         return (!has_new(LinuxNamespaceType::Uts))
@@ -441,5 +477,117 @@ fn joined_user_mappings(c: &Ctx, r: &mut Report, path: &str) {
                 Some("remove the mappings, or give the joined namespace's".into()),
             );
         }
+    }
+}
+
+/// An array or object with something in it.
+fn nonempty(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::errors_of;
+    use super::*;
+    use serde_json::json;
+
+    fn ns(types: &[&str]) -> Value {
+        json!(
+            types
+                .iter()
+                .map(|t| json!({ "type": t }))
+                .collect::<Vec<_>>()
+        )
+    }
+
+    #[test]
+    fn without_a_mount_namespace_nothing_is_masked_or_made_read_only() {
+        // The container then shares the runtime's mount namespace (chroot).
+        assert_eq!(errors_of(json!({}), namespaces), Vec::<String>::new());
+        let cfg =
+            json!({ "root": { "readonly": true }, "linux": { "maskedPaths": ["/proc/kcore"] } });
+        assert_eq!(
+            errors_of(cfg, namespaces),
+            ["/linux/maskedPaths", "/root/readonly"]
+        );
+        let cfg = json!({ "linux": { "namespaces": ns(&["pid", "mount", "pid"]) } });
+        assert_eq!(errors_of(cfg, namespaces), ["/linux/namespaces/2/type"]);
+    }
+
+    #[test]
+    fn fields_that_need_a_namespace() {
+        let cfg = json!({
+            "hostname": "h",
+            "linux": {
+                "namespaces": ns(&["mount"]),
+                "timeOffsets": { "monotonic": { "secs": 1 }, "realtime": { "secs": 1 } },
+                "netDevices": { "eth1": {} }
+            }
+        });
+        assert_eq!(
+            errors_of(cfg, namespaces),
+            [
+                "/hostname",
+                "/linux/timeOffsets",
+                "/linux/timeOffsets/realtime",
+                "/linux/netDevices"
+            ]
+        );
+        let cfg = json!({
+            "hostname": "h",
+            "linux": {
+                "namespaces": ns(&["mount", "uts", "time", "network"]),
+                "timeOffsets": { "boottime": { "secs": 1 } },
+                "netDevices": { "eth1": {} }
+            }
+        });
+        assert_eq!(errors_of(cfg, namespaces), Vec::<String>::new());
+    }
+
+    #[test]
+    fn id_mappings_go_with_a_user_namespace() {
+        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        let cfg = json!({ "linux": { "namespaces": ns(&["mount", "user"]) } });
+        assert_eq!(
+            errors_of(cfg, id_mappings),
+            ["/linux/uidMappings", "/linux/gidMappings"]
+        );
+        let cfg = json!({ "linux": { "namespaces": ns(&["mount"]), "uidMappings": map } });
+        assert_eq!(errors_of(cfg, id_mappings), ["/linux/uidMappings"]);
+        let cfg = json!({ "linux": {
+            "namespaces": ns(&["mount", "user"]),
+            "uidMappings": map, "gidMappings": map,
+        } });
+        assert_eq!(errors_of(cfg, id_mappings), Vec::<String>::new());
+        let overlapping = json!([
+            { "containerID": 0, "hostID": 1000, "size": 10 },
+            { "containerID": 5, "hostID": 2000, "size": 10 }
+        ]);
+        let cfg = json!({ "linux": {
+            "namespaces": ns(&["mount", "user"]),
+            "uidMappings": overlapping, "gidMappings": map,
+        } });
+        assert!(!errors_of(cfg, id_mappings).is_empty());
+    }
+
+    #[test]
+    fn only_namespaced_sysctls() {
+        let new = |t: LinuxNamespaceType| t == LinuxNamespaceType::Network;
+        assert_eq!(sysctl_problem("net.ipv4.ip_forward", &new), None);
+        assert!(sysctl_problem("kernel.shmmax", &new).is_some());
+        assert!(sysctl_problem("vm.swappiness", &new).is_some());
+        let cfg = json!({ "linux": {
+            "namespaces": ns(&["mount", "ipc"]),
+            "sysctl": { "kernel.shmmax": "1", "net.core.somaxconn": "1", "../x": "1" }
+        } });
+        // kernel.shmmax is fine with an ipc namespace; keys in map order.
+        assert_eq!(
+            errors_of(cfg, sysctls),
+            ["/linux/sysctl/..~1x", "/linux/sysctl/net.core.somaxconn"]
+        );
     }
 }

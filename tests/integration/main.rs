@@ -3,15 +3,18 @@
 //! The runtime under test is `$HULL_RUNTIME`, else `$HULL_BIN`, else the
 //! `hull` binary built by cargo. Checks marked HULL-ONLY run only when the
 //! binary's name contains "hull" and print a SKIP line otherwise.
-//! These tests need root.
+//! These tests need root, except the `check::` ones (`hull check` and the
+//! pre-flight), which run as any user; `cargo test --lib` needs no root either.
 
 mod common;
 
+mod cgroup_compat;
 mod cgroup_resources;
 mod cgroups;
 mod check;
 mod checkpoint;
 mod cli;
+mod debug;
 mod compat;
 mod errors;
 mod exec;
