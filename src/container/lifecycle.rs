@@ -246,13 +246,22 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             c.dir.join(START_SOCKET).display()
         )
     })?;
-    let mut reply = String::new();
-    let _ = conn.read_to_string(&mut reply);
+    let mut reply = Vec::new();
+    let _ = conn.read_to_end(&mut reply);
     let _ = std::fs::remove_file(c.dir.join(START_SOCKET));
     if !reply.is_empty() {
         c.state.status = Status::Stopped;
         let _ = c.save();
-        return Err(Error::msg(format!("start: {reply}")));
+        if let Some(errno) = crate::security::trampoline::decode_failure(&reply) {
+            return Err(Error::Sys {
+                context: "start: exec process.args[0]".into(),
+                errno,
+            });
+        }
+        return Err(Error::msg(format!(
+            "start: {}",
+            String::from_utf8_lossy(&reply)
+        )));
     }
     c.state.status = Status::Running;
     c.save()?;
@@ -566,7 +575,8 @@ pub fn protect_exec(
     }
     let pids = cgroups::manager(cgroup_path).pids().unwrap_or_default();
     let caps = process.map(|p| p.capabilities().as_ref());
-    exeseal::protect(exeseal::exec_exposure(init_pid, spec, caps, &pids))
+    let label = process.and_then(exeseal::label_exposure);
+    exeseal::protect(label.or_else(|| exeseal::exec_exposure(init_pid, spec, caps, &pids)))
 }
 
 /// `pause` (freeze every process) and `resume` (thaw them).

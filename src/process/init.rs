@@ -265,6 +265,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // set-up (setgroups, setres[ug]id, capset, prctl, the ready message,
     // accept4, fcntl, close_range, execve).
     let nnp = process.no_new_privileges().unwrap_or(false);
+    // Made before seccomp may be in place (apply_process installs it
+    // without no_new_privs).
+    let trampoline = security::trampoline::Trampoline::prepare()?;
     attrs::apply_process(process, spec, in_userns, &mut || {
         if nnp {
             Ok(())
@@ -320,7 +323,10 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         // SAFETY: see die().
         unsafe { libc::_exit(1) }
     }
-    let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
+    let err = match &trampoline {
+        Some(t) => t.exec(&exe, &argv, &envp, std::os::fd::AsRawFd::as_raw_fd(&conn)),
+        None => nix::unistd::execve(&exe, &argv, &envp).unwrap_err(),
+    };
     let msg = format!("exec {:?}: {err}", exe);
     let _ = nix::unistd::write(&conn, msg.as_bytes());
     // SAFETY: see die().
