@@ -17,6 +17,7 @@ const FLAG: &str = "-Wl,-z,pack-relative-relocs";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    commit_id();
     println!("cargo:rerun-if-env-changed=CC");
     println!("cargo:rerun-if-env-changed=HULL_NO_RELR");
     let target = env::var("TARGET").unwrap_or_default();
@@ -53,5 +54,28 @@ fn main() {
         println!(
             "cargo:warning=linking hull without DT_RELR: {cc} {FLAG} does not link and run here"
         );
+    }
+}
+
+/// HULL_COMMIT for `hull --version`: the checkout's commit id, or
+/// "unknown" outside a git checkout. Rebuilt when HEAD or its branch moves.
+fn commit_id() {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let id = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=HULL_COMMIT={id}");
+    if let Some(head) = git(&["rev-parse", "--git-path", "HEAD"]) {
+        println!("cargo:rerun-if-changed={head}");
+    }
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"])
+        && let Some(path) = git(&["rev-parse", "--git-path", &branch])
+    {
+        println!("cargo:rerun-if-changed={path}");
     }
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates hull's seccomp syscall tables (src/security/syscalls/*.rs)
+# Regenerates hull's seccomp syscall tables (src/security/seccomp/syscalls/*.rs)
 # from the kernel UAPI headers (Debian: linux-libc-dev), so that building
 # hull does not need the headers.
 #
@@ -12,7 +12,7 @@ set -eu
 
 tab=$(printf '\t')
 inc=${1:-/usr/include/x86_64-linux-gnu/asm}
-out=$(cd "$(dirname "$0")/.." && pwd)/src/security/syscalls
+out=$(cd "$(dirname "$0")/.." && pwd)/src/security/seccomp/syscalls
 mkdir -p "$out"
 
 version=$(dpkg-query -W -f '${Version}' linux-libc-dev 2>/dev/null || echo unknown)

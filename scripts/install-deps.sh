@@ -6,14 +6,16 @@
 # Debian packages: busybox-static (test/demo rootfs), iproute2 and kmod (network
 # and module tests), python3 (bundle/JSON editing), python3-jsonschema (the
 # features document is validated against the spec's schema), uidmap (newuidmap
-# and newgidmap for rootless id ranges), plus any extra package names
+# and newgidmap for rootless id ranges), libseccomp-dev and pkg-config (the
+# differential test compares hull's seccomp BPF with libseccomp's), libc6-dev
+# (static glibc for the in-container seccomp probe), plus any extra package names
 # given as arguments. Packages that are already installed are skipped quickly
 # (dpkg-query); `apt-get update` runs at most once, and only if something is
 # missing. Also makes sure the Rust toolchain has rustfmt and clippy when it is
 # managed by rustup.
 set -euo pipefail
 
-PACKAGES=(busybox-static iproute2 kmod python3 python3-jsonschema uidmap "$@")
+PACKAGES=(busybox-static iproute2 kmod python3 python3-jsonschema uidmap libseccomp-dev pkg-config libc6-dev "$@")
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'

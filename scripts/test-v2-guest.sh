@@ -11,6 +11,8 @@ before=$(find "$root" -mindepth 1 -type d | sort)
 "$1" cgroup --test-threads=1 --show-output; a=$?
 # Rootless mode on a pure v2 host (user namespaces, delegated subtrees).
 "$1" rootless --skip cgroup --test-threads=1 --show-output || a=1
+# checkpoint/restore: CRIU works on the VM's kernel (not on every host's).
+"$1" checkpoint --test-threads=1 --show-output || a=1
 "$2" cgroup --test-threads=1 --show-output; b=$?
 after=$(find "$root" -mindepth 1 -type d | sort)
 new=$(printf '%s\n' "$after" | grep -vxF -e "$(printf '%s\n' "$before")" | grep -v '^$')

@@ -17,6 +17,7 @@ pub fn setup_in_container(
     socket: RawFd,
     size: Option<(u16, u16)>,
     bind_console: bool,
+    owner: u32,
 ) -> Result<()> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
@@ -45,6 +46,17 @@ pub fn setup_in_container(
     }
     // SAFETY: slave is a fresh descriptor we own.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    // The terminal belongs to the process's user, as with runc; its group
+    // stays devpts' (the mount's gid=, usually tty). EINVAL/EPERM: the id
+    // or the current owner is not mapped in a user namespace: leave it.
+    match nix::unistd::fchown(&slave, Some(nix::unistd::Uid::from_raw(owner)), None) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::EPERM) => {}
+        Err(e) => {
+            return Err(Error::msg(format!(
+                "process.terminal: chown the pty to uid {owner}: {e}"
+            )));
+        }
+    }
     if let Some((h, w)) = size {
         let ws = libc::winsize {
             ws_row: h,

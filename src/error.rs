@@ -50,6 +50,15 @@ impl Error {
     }
 }
 
+/// An I/O error in the words of its errno ("ENOENT: No such file or
+/// directory"), without Rust's "(os error 2)".
+pub fn io_words(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).to_string(),
+        None => e.to_string(),
+    }
+}
+
 /// Adds context to `nix` and `std::io` results.
 pub trait Context<T> {
     fn ctx<F: FnOnce() -> String>(self, f: F) -> Result<T>;

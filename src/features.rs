@@ -3,81 +3,6 @@
 
 use serde_json::{Value, json};
 
-/// Every mount option `rootfs::options::parse` understands.
-pub const MOUNT_OPTIONS: &[&str] = &[
-    "async",
-    "atime",
-    "bind",
-    "defaults",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "idmap",
-    "iversion",
-    "lazytime",
-    "loud",
-    "mand",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "noiversion",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "nosymfollow",
-    "private",
-    "ratime",
-    "rbind",
-    "rdev",
-    "rdiratime",
-    "relatime",
-    "remount",
-    "rexec",
-    "ridmap",
-    "rnoatime",
-    "rnodev",
-    "rnodiratime",
-    "rnoexec",
-    "rnorelatime",
-    "rnostrictatime",
-    "rnosuid",
-    "rnosymfollow",
-    "ro",
-    "rprivate",
-    "rrelatime",
-    "rro",
-    "rrw",
-    "rshared",
-    "rslave",
-    "rstrictatime",
-    "rsuid",
-    "rsymfollow",
-    "runbindable",
-    "rw",
-    "shared",
-    "silent",
-    "slave",
-    "strictatime",
-    "suid",
-    "symfollow",
-    "sync",
-    "tmpcopyup",
-    "unbindable",
-];
-
-pub const HOOKS: &[&str] = &[
-    "prestart",
-    "createRuntime",
-    "createContainer",
-    "startContainer",
-    "poststart",
-    "poststop",
-];
-
 fn capabilities() -> Vec<String> {
     let last = crate::security::capabilities::last_cap();
     caps::all()
@@ -94,8 +19,8 @@ pub fn document() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::spec::OCI_VERSION,
-        "hooks": HOOKS,
-        "mountOptions": MOUNT_OPTIONS,
+        "hooks": crate::hooks::Kind::ALL.map(crate::hooks::Kind::key),
+        "mountOptions": crate::mount_options::MOUNT_OPTIONS,
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],
             "capabilities": capabilities(),
@@ -108,22 +33,12 @@ pub fn document() -> Value {
             "netDevices": {"enabled": true}
         },
         "annotations": {
-            "org.opencontainers.runtime.hull.version": env!("CARGO_PKG_VERSION")
+            "org.opencontainers.runtime.hull.version": env!("CARGO_PKG_VERSION"),
+            // checkpoint/restore need a CRIU that answers (runc says the same
+            // under its own key).
+            "org.opencontainers.runtime.hull.checkpoint.enabled":
+                if crate::criu::check_version().is_ok() { "true" } else { "false" }
         },
         "potentiallyUnsafeConfigAnnotations": []
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_listed_mount_option_is_understood() {
-        for o in super::MOUNT_OPTIONS {
-            let parsed = crate::rootfs::options::parse(&[o.to_string()]);
-            assert!(
-                parsed.data.is_empty(),
-                "{o} would be passed to the filesystem as data"
-            );
-        }
-    }
 }

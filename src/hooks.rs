@@ -5,6 +5,7 @@ use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{Hook, Hooks, Spec};
 use std::io::Write;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,28 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of config.md (`features` lists them so).
+    pub const ALL: [Kind; 6] = [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ];
+
+    /// The kind's key under `hooks` in config.json.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Prestart => "prestart",
+            Kind::CreateRuntime => "createRuntime",
+            Kind::CreateContainer => "createContainer",
+            Kind::StartContainer => "startContainer",
+            Kind::Poststart => "poststart",
+            Kind::Poststop => "poststop",
+        }
+    }
+
     pub fn field(self) -> &'static str {
         match self {
             Kind::Prestart => "hooks.prestart",
@@ -72,29 +95,44 @@ pub fn state_json(
 
 /// Runs every hook of `kind` in order; the first failure stops the rest.
 pub fn run(spec: &Spec, kind: Kind, state: &str) -> Result<()> {
+    run_in(spec, kind, state, None)
+}
+
+/// Like `run`, with `cwd` as the hooks' working directory (createContainer
+/// hooks run in the container's root, so `./lib/...` reaches the rootfs).
+pub fn run_in(spec: &Spec, kind: Kind, state: &str, cwd: Option<&Path>) -> Result<()> {
     for (i, hook) in list(spec, kind).iter().enumerate() {
-        crate::logging::debug(format!(
-            "{}[{i}]: run {}",
-            kind.field(),
-            hook.path().display()
-        ));
-        run_one(hook, state)
-            .map_err(|e| e.wrap(format!("{}[{i}] ({})", kind.field(), hook.path().display())))?;
+        run_indexed(kind, i, hook, state, cwd)?;
     }
     Ok(())
 }
 
-/// Like `run`, but failures only warn (poststart, poststop).
+fn run_indexed(kind: Kind, i: usize, hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<()> {
+    crate::logging::debug(format!(
+        "{}[{i}]: run {}",
+        kind.field(),
+        hook.path().display()
+    ));
+    run_one(hook, state, cwd)
+        .map_err(|e| e.wrap(format!("{}[{i}] ({})", kind.field(), hook.path().display())))
+}
+
+/// Runs every hook of `kind`; a failure is a warning (logged once) and
+/// the remaining hooks still run (runtime.md: poststop).
 pub fn run_warn(spec: &Spec, kind: Kind, state: &str) {
-    if let Err(e) = run(spec, kind, state) {
-        crate::logging::warn(e.to_string());
-        eprintln!("hull: warning: {e}");
+    for (i, hook) in list(spec, kind).iter().enumerate() {
+        if let Err(e) = run_indexed(kind, i, hook, state, None) {
+            crate::logging::warn(e.to_string());
+        }
     }
 }
 
-fn run_one(hook: &Hook, state: &str) -> Result<()> {
+fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<()> {
     let started = Instant::now();
     let mut cmd = Command::new(hook.path());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
     if let Some(args) = hook.args().as_ref().filter(|a| !a.is_empty()) {
         cmd.arg0(&args[0]).args(&args[1..]);
     }
@@ -136,8 +174,31 @@ fn run_one(hook: &Hook, state: &str) -> Result<()> {
         started.elapsed()
     ));
     if status.success() {
-        Ok(())
-    } else {
-        Err(Error::msg(format!("hook failed: {status}")))
+        return Ok(());
     }
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        // Say what the signal means: SIGSYS, for one, is a seccomp kill.
+        Some(sig) => Err(Error::msg(format!(
+            "hook failed: killed by signal {sig} ({}{})",
+            nix::sys::signal::Signal::try_from(sig)
+                .map(|s| s.as_str())
+                .unwrap_or("unknown"),
+            signal_meaning(sig),
+        ))),
+        None => Err(Error::msg(format!("hook failed: {status}"))),
+    }
+}
+
+/// ": bad system call" and the like, from the C library's signal names.
+fn signal_meaning(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a NUL-terminated string that
+    // stays valid until the next call; it is copied at once.
+    let p = unsafe { libc::strsignal(sig) };
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-null, NUL-terminated (see above).
+    let s = unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy();
+    format!(": {}", s.to_lowercase())
 }

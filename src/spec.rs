@@ -2,7 +2,7 @@
 //! that `hull spec` writes.
 
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
 pub const CONFIG: &str = "config.json";
@@ -57,7 +57,6 @@ impl Bundle {
             }
         }
         let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
-        validate(&file_name, &spec)?;
         Ok(Bundle {
             dir,
             spec,
@@ -71,7 +70,16 @@ impl Bundle {
 pub fn parse(file: &str, text: &[u8]) -> Result<Spec> {
     let mut de = serde_json::Deserializer::from_slice(text);
     match serde_path_to_error::deserialize::<_, Spec>(&mut de) {
-        Ok(spec) => Ok(spec),
+        Ok(mut spec) => {
+            if let Some(r) = spec
+                .linux_mut()
+                .as_mut()
+                .and_then(|l| l.resources_mut().as_mut())
+            {
+                clear_unset_resources(r);
+            }
+            Ok(spec)
+        }
         Err(e) => {
             let pointer = json_pointer(e.path());
             let inner = e.into_inner();
@@ -81,6 +89,104 @@ pub fn parse(file: &str, text: &[u8]) -> Result<Spec> {
                 inner.to_string()
             };
             Err(Error::config(file, &pointer, msg))
+        }
+    }
+}
+
+/// linux.resources fields (relative JSON pointers) in which engines write 0
+/// to mean "not set": Docker puts `blockIO.weight: 0` into every config.
+/// runc skips each of them when it is 0, and so does hull: they are
+/// cleared when a config is read (`hull check` clears them too).
+/// `memory.swappiness` 0 is a real value and is not listed.
+pub const UNSET_WHEN_ZERO: &[&str] = &[
+    "/blockIO/weight",
+    "/blockIO/leafWeight",
+    "/cpu/shares",
+    "/cpu/quota",
+    "/cpu/period",
+    "/cpu/realtimeRuntime",
+    "/cpu/realtimePeriod",
+    "/memory/limit",
+    "/memory/reservation",
+    "/memory/swap",
+    "/pids/limit",
+];
+
+/// The warning for `memory.kernel`: kmem limits were deprecated, then
+/// removed from Linux; like runc 1.2, hull ignores the field.
+pub const KERNEL_MEMORY_IGNORED: &str = "linux.resources.memory.kernel: kernel memory limits are deprecated (removed from Linux 6.x); ignored";
+
+/// Whether config.json text sets linux.resources.memory.kernel.
+pub fn sets_kernel_memory(text: &[u8]) -> bool {
+    // Cheap test first: nearly no config has the word.
+    text.windows(8).any(|w| w == b"\"kernel\"")
+        && serde_json::from_slice::<serde_json::Value>(text).is_ok_and(|v| {
+            v.pointer("/linux/resources/memory/kernel")
+                .is_some_and(|k| !k.is_null())
+        })
+}
+
+/// Clears the fields of [`UNSET_WHEN_ZERO`] that are 0, and memory.kernel.
+pub fn clear_unset_resources(r: &mut oci_spec::runtime::LinuxResources) {
+    if let Some(b) = r.block_io_mut() {
+        if b.weight() == Some(0) {
+            b.set_weight(None);
+        }
+        if b.leaf_weight() == Some(0) {
+            b.set_leaf_weight(None);
+        }
+    }
+    if let Some(c) = r.cpu_mut() {
+        if c.shares() == Some(0) {
+            c.set_shares(None);
+        }
+        if c.quota() == Some(0) {
+            c.set_quota(None);
+        }
+        if c.period() == Some(0) {
+            c.set_period(None);
+        }
+        if c.realtime_runtime() == Some(0) {
+            c.set_realtime_runtime(None);
+        }
+        if c.realtime_period() == Some(0) {
+            c.set_realtime_period(None);
+        }
+    }
+    if let Some(m) = r.memory_mut() {
+        if m.limit() == Some(0) {
+            m.set_limit(None);
+        }
+        if m.reservation() == Some(0) {
+            m.set_reservation(None);
+        }
+        if m.swap() == Some(0) {
+            m.set_swap(None);
+        }
+        m.set_kernel(None);
+    }
+    if r.pids().as_ref().is_some_and(|p| p.limit() == 0) {
+        r.set_pids(None);
+    }
+}
+
+/// [`clear_unset_resources`] on config.json as JSON (for `hull check`).
+pub fn clear_unset_resources_json(cfg: &mut serde_json::Value) {
+    let Some(r) = cfg.pointer_mut("/linux/resources") else {
+        return;
+    };
+    for p in UNSET_WHEN_ZERO {
+        let (section, key) = p[1..].split_once('/').expect("two levels");
+        if let Some(obj) = r.get_mut(section).and_then(|s| s.as_object_mut())
+            && obj.get(key).and_then(serde_json::Value::as_f64) == Some(0.0)
+        {
+            obj.remove(key);
+            // `pids` without its limit is nothing (the typed reader drops it).
+            if section == "pids"
+                && let Some(o) = r.as_object_mut()
+            {
+                o.remove(section);
+            }
         }
     }
 }
@@ -102,8 +208,15 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
 
 /// Parses a process.json (for `exec --process`), errors naming the field.
 pub fn parse_process(file: &str, text: &[u8]) -> Result<oci_spec::runtime::Process> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let p: oci_spec::runtime::Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut v: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|e| Error::config(file, "", format!("not JSON: {e}")))?;
+    // runc runs a process without `user` as uid 0, gid 0 (Go's zero
+    // values); callers rely on it, so a missing `user` means that here too.
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    let p: oci_spec::runtime::Process = serde_path_to_error::deserialize(v).map_err(|e| {
         let pointer = json_pointer(e.path());
         Error::config(file, &pointer, e.into_inner())
     })?;
@@ -216,228 +329,6 @@ pub fn override_process(p: &mut oci_spec::runtime::Process, o: &ProcessOverrides
     Ok(())
 }
 
-/// Semantic checks the type system cannot express, each naming its field.
-fn validate(file: &str, spec: &Spec) -> Result<()> {
-    let version = spec.version();
-    let supported = version
-        .split('.')
-        .next()
-        .map(|major| major == "1")
-        .unwrap_or(false);
-    if !supported {
-        return Err(Error::config(
-            file,
-            "/ociVersion",
-            format!("unsupported version {version:?}: hull implements runtime spec 1.x"),
-        ));
-    }
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::config(file, "/process", "missing: `start` needs a process"))?;
-    match process.args() {
-        Some(a) if !a.is_empty() => {}
-        _ => {
-            return Err(Error::config(
-                file,
-                "/process/args",
-                "must hold at least one entry",
-            ));
-        }
-    }
-    if !process.cwd().is_absolute() {
-        return Err(Error::config(
-            file,
-            "/process/cwd",
-            format!("{:?} is not an absolute path", process.cwd()),
-        ));
-    }
-    let linux = spec.linux().as_ref();
-    let namespaces = linux.and_then(|l| l.namespaces().as_ref());
-    let mut seen = Vec::new();
-    for (i, ns) in namespaces.into_iter().flatten().enumerate() {
-        if seen.contains(&ns.typ()) {
-            return Err(Error::config(
-                file,
-                &format!("/linux/namespaces/{i}/type"),
-                format!("namespace {:?} listed twice", ns.typ().to_string()),
-            ));
-        }
-        seen.push(ns.typ());
-        if let Some(p) = ns.path() {
-            if !p.is_absolute() {
-                return Err(Error::config(
-                    file,
-                    &format!("/linux/namespaces/{i}/path"),
-                    format!("{} is not an absolute path", p.display()),
-                ));
-            }
-            if let Err(e) = std::fs::metadata(p) {
-                return Err(Error::config(
-                    file,
-                    &format!("/linux/namespaces/{i}/path"),
-                    format!("{}: {e}", p.display()),
-                ));
-            }
-        }
-    }
-    let has_new = |t: LinuxNamespaceType| {
-        namespaces
-            .into_iter()
-            .flatten()
-            .any(|n| n.typ() == t && n.path().is_none())
-    };
-    let has = |t: LinuxNamespaceType| namespaces.into_iter().flatten().any(|n| n.typ() == t);
-    if !has(LinuxNamespaceType::Mount) {
-        return Err(Error::config(
-            file,
-            "/linux/namespaces",
-            "a mount namespace is required to set up the root filesystem",
-        ));
-    }
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(Error::config(
-            file,
-            "/hostname",
-            "setting the hostname needs a uts namespace in /linux/namespaces",
-        ));
-    }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts)
-    {
-        return Err(Error::config(
-            file,
-            "/domainname",
-            "setting the domainname needs a uts namespace in /linux/namespaces",
-        ));
-    }
-    if let Some(linux) = linux {
-        let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-        if has_new(LinuxNamespaceType::User) {
-            if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-                return Err(Error::config(
-                    file,
-                    "/linux/uidMappings",
-                    "a new user namespace needs uidMappings",
-                ));
-            }
-            if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-                return Err(Error::config(
-                    file,
-                    "/linux/gidMappings",
-                    "a new user namespace needs gidMappings",
-                ));
-            }
-        } else if maps && !has(LinuxNamespaceType::User) {
-            // With a user namespace joined by path the mappings are only
-            // information (engines pass the joined namespace's, or a dummy
-            // one): hull never writes them.
-            return Err(Error::config(
-                file,
-                "/linux/uidMappings",
-                "id mappings are only valid with a new user namespace or one joined by path",
-            ));
-        }
-        if linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty())
-            && !has_new(LinuxNamespaceType::Time)
-        {
-            return Err(Error::config(
-                file,
-                "/linux/timeOffsets",
-                "time offsets need a new time namespace",
-            ));
-        }
-        if let Some(offsets) = linux.time_offsets() {
-            for clock in offsets.keys() {
-                if clock != "monotonic" && clock != "boottime" {
-                    return Err(Error::config(
-                        file,
-                        &format!("/linux/timeOffsets/{clock}"),
-                        "unknown clock: expected \"monotonic\" or \"boottime\"",
-                    ));
-                }
-            }
-        }
-        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty())
-            && !has_new(LinuxNamespaceType::Network)
-        {
-            return Err(Error::config(
-                file,
-                "/linux/netDevices",
-                "moving network devices needs a new network namespace",
-            ));
-        }
-        if let Some(sysctl) = linux.sysctl() {
-            for key in sysctl.keys() {
-                if let Some(err) = sysctl_problem(key, &has) {
-                    return Err(Error::config(file, &format!("/linux/sysctl/{key}"), err));
-                }
-            }
-        }
-        if let Some(p) = linux.rootfs_propagation()
-            && !p.is_empty()
-            && crate::rootfs::propagation_flags(p).is_none()
-        {
-            return Err(Error::config(
-                file,
-                "/linux/rootfsPropagation",
-                format!("unknown propagation {p:?}"),
-            ));
-        }
-    }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if m.destination().as_os_str().is_empty() {
-            return Err(Error::config(
-                file,
-                &format!("/mounts/{i}/destination"),
-                "must not be empty",
-            ));
-        }
-        if m.destination()
-            .components()
-            .any(|c| c == std::path::Component::ParentDir)
-        {
-            return Err(Error::config(
-                file,
-                &format!("/mounts/{i}/destination"),
-                format!("{} must not contain \"..\"", m.destination().display()),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Is this sysctl safe to set with the namespaces chosen? (Namespaced
-/// sysctls only; the rest would change the host.)
-pub(crate) fn sysctl_problem(
-    key: &str,
-    has_new: &dyn Fn(LinuxNamespaceType) -> bool,
-) -> Option<String> {
-    let ipc = [
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
-        return (!has_new(LinuxNamespaceType::Ipc))
-            .then(|| "needs a new ipc namespace".to_string());
-    }
-    if key.starts_with("net.") {
-        return (!has_new(LinuxNamespaceType::Network))
-            .then(|| "needs a new network namespace".to_string());
-    }
-    if key == "kernel.hostname" || key == "kernel.domainname" {
-        return (!has_new(LinuxNamespaceType::Uts))
-            .then(|| "needs a new uts namespace".to_string());
-    }
-    Some("not a namespaced sysctl: setting it would change the host".to_string())
-}
-
 /// The default config.json written by `hull spec`.
 pub fn default_config(rootless: bool) -> serde_json::Value {
     use serde_json::json;
@@ -524,19 +415,35 @@ pub fn default_config(rootless: bool) -> serde_json::Value {
     spec
 }
 
+/// `hull spec`: writes the default config.json into `bundle`; an existing
+/// one is left alone (an error).
+pub fn write_default_config(bundle: &std::path::Path, rootless: bool) -> Result<()> {
+    use std::io::Write;
+    let path = bundle.join(CONFIG);
+    let text = serde_json::to_string_pretty(&default_config(rootless))
+        .map_err(|e| Error::msg(e.to_string()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::msg(format!(
+                    "{}: file already exists; remove it first",
+                    path.display()
+                ))
+            } else {
+                Error::msg(format!("{}: {e}", path.display()))
+            }
+        })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .map_err(|e| Error::msg(format!("{}: {e}", path.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_config_parses_and_validates() {
-        let text = serde_json::to_vec(&default_config(false)).unwrap();
-        let spec = parse("config.json", &text).unwrap();
-        validate("config.json", &spec).unwrap();
-        let text = serde_json::to_vec(&default_config(true)).unwrap();
-        let spec = parse("config.json", &text).unwrap();
-        validate("config.json", &spec).unwrap();
-    }
 
     #[test]
     fn type_errors_name_the_field() {

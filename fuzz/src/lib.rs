@@ -40,7 +40,7 @@ pub fn process_parse(data: &[u8]) {
 pub fn mount_options(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let opts: Vec<String> = text.split([',', '\n']).map(str::to_string).collect();
-    let o = hull::rootfs::options::parse(&opts);
+    let o = hull::mount_options::parse(&opts);
     let _ = o.is_bind();
     let _ = o.data();
 }

@@ -4,20 +4,30 @@
 //! Three passes over the raw JSON value (not the typed spec, so that one
 //! bad field does not hide the others):
 //! - [`schema`]: the shape rules of the OCI JSON schema;
-//! - [`semantic`]: rules between fields (namespaces, id mappings, sysctls,
-//!   seccomp, devices, ...);
-//! - [`host`]: what the bundle asks of this host and its rootfs (root.path,
-//!   process.args[0] and its ELF interpreter, mount types and sources,
-//!   namespace files, capabilities, cgroup controllers, hooks).
+//! - [`rules`]: rules between fields, which touch nothing of the host;
+//! - [`host`]: what the bundle asks of this host and its rootfs.
+//!
+//! The rules of the last two live by config section, one file each:
+//! `root.rs` (ociVersion, root), `process.rs`, `mounts.rs`,
+//! `namespaces.rs` (with id mappings, time offsets, net devices, sysctls),
+//! `resources.rs` (devices, linux.resources, cgroups), `seccomp.rs` and
+//! `hooks.rs`. Every rule about config.json is here once: `create` runs
+//! these checks as its pre-flight and the typed parser (`spec::parse`)
+//! adds only what serde refuses.
 //!
 //! `create` runs the cheap subset ([`Mode::Preflight`]) before it forks, so
 //! a bundle that would fail deep inside the container init fails early with
 //! the same words `hull check` prints.
 
 pub mod elf;
-mod host;
+mod hooks;
+mod mounts;
+mod namespaces;
+mod process;
+mod resources;
+mod root;
 pub mod schema;
-mod semantic;
+mod seccomp;
 
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -60,6 +70,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// The closing line of `hull check`'s text output.
+    pub fn summary(&self, file: &str) -> String {
+        let (e, w) = (self.errors(), self.warnings());
+        if e + w == 0 {
+            format!("{file}: no problems found\n")
+        } else {
+            format!("{file}: {e} error(s), {w} warning(s)\n")
+        }
+    }
+
     pub fn push(
         &mut self,
         severity: Severity,
@@ -171,7 +191,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
         Err(e) => {
             report.error(
                 "/",
-                format!("bundle {}: {}", dir.display(), io_words(&e)),
+                format!("bundle {}: {}", dir.display(), crate::error::io_words(&e)),
                 Some("--bundle must name the directory holding config.json".into()),
             );
             return (shown, report);
@@ -184,7 +204,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
         Err(e) => {
             report.error(
                 "/",
-                format!("{file_name}: {}", io_words(&e)),
+                format!("{file_name}: {}", crate::error::io_words(&e)),
                 Some("write one with `hull spec` and edit it".into()),
             );
             return (file_name, report);
@@ -196,7 +216,7 @@ pub fn check_bundle(dir: &Path, mode: Mode) -> (String, Report) {
 
 /// Checks config.json text belonging to the bundle `dir`.
 pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
-    let cfg: Value = match serde_json::from_slice(text) {
+    let mut cfg: Value = match serde_json::from_slice(text) {
         Ok(v) => v,
         Err(e) => {
             let hint = match e.classify() {
@@ -220,6 +240,8 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
         );
         return;
     }
+    // 0 in these fields means "not set" (engines write it): nothing to check.
+    crate::spec::clear_unset_resources_json(&mut cfg);
     schema::check(&cfg, report);
     let rootfs = cfg
         .pointer("/root/path")
@@ -233,8 +255,8 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
         rootfs,
         mode,
     };
-    semantic::check(&ctx, report);
-    host::check(&ctx, report);
+    rules(&ctx, report);
+    host(&ctx, report);
     // Anything the typed parser refuses that hull's own checks missed
     // (`create` runs that parser right after its pre-flight anyway).
     if mode == Mode::Full
@@ -245,6 +267,40 @@ pub fn check_text(dir: &Path, text: &[u8], mode: Mode, report: &mut Report) {
     }
     // Group the problems by field: pointers in order, array indexes as numbers.
     report.problems.sort_by_key(|p| pointer_key(&p.path));
+}
+
+/// The rules between fields of config.json that the schema cannot
+/// express. Nothing here touches the host.
+fn rules(c: &Ctx, r: &mut Report) {
+    root::version(c, r);
+    process::process(c, r);
+    mounts::mounts(c, r);
+    namespaces::namespaces(c, r);
+    namespaces::id_mappings(c, r);
+    namespaces::sysctls(c, r);
+    seccomp::seccomp(c, r);
+    resources::devices(c, r);
+    mounts::root_propagation(c, r);
+    resources::resources(c, r);
+    hooks::hooks(c, r);
+}
+
+/// What the bundle asks of this host: the rootfs and the program in it,
+/// filesystem types, bind sources, namespace files, capabilities, LSMs,
+/// hooks and (in full checks) cgroup controllers.
+fn host(c: &Ctx, r: &mut Report) {
+    root::root(c, r);
+    if c.rootfs.is_some() {
+        process::program(c, r);
+    }
+    mounts::host_mounts(c, r);
+    namespaces::host_namespaces(c, r);
+    process::capabilities(c, r);
+    process::lsm(c, r);
+    hooks::host_hooks(c, r);
+    if c.mode == Mode::Full {
+        resources::cgroups(c, r);
+    }
 }
 
 fn pointer_key(p: &str) -> Vec<(u64, String)> {
@@ -290,15 +346,6 @@ pub fn preflight(dir: &Path) -> Result<()> {
     }
 }
 
-/// An I/O error in the words of its errno ("ENOENT: No such file or
-/// directory"), without Rust's "(os error 2)".
-pub fn io_words(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).to_string(),
-        None => e.to_string(),
-    }
-}
-
 /// The closest candidate to `s` (by edit distance, case-insensitive), if close enough.
 pub fn suggest<'a>(s: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let low = s.to_ascii_lowercase();
@@ -336,6 +383,26 @@ fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The default configs of `hull spec` pass the typed parser and every
+    /// rule between fields.
+    #[test]
+    fn default_config_parses_and_validates() {
+        for rootless in [false, true] {
+            let v = crate::spec::default_config(rootless);
+            let text = serde_json::to_vec(&v).unwrap();
+            crate::spec::parse("config.json", &text).unwrap();
+            let ctx = Ctx {
+                cfg: &v,
+                bundle: Path::new("/"),
+                rootfs: None,
+                mode: Mode::Full,
+            };
+            let mut r = Report::default();
+            rules(&ctx, &mut r);
+            assert_eq!(r.errors(), 0, "{}", r.to_text());
+        }
+    }
 
     #[test]
     fn suggestions() {

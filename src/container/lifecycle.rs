@@ -1,13 +1,14 @@
 //! The operations of runtime.md on the state dir: create, start, kill,
-//! delete, plus `run` built from them.
+//! delete, plus `run` built from them. `exec` is in exec.rs; pause,
+//! resume, ps, update, stats and events in control.rs.
 
-use super::{Container, START_SOCKET, State, Status, validate_id, write_state};
+use super::control::container_pids;
+use super::{Container, State, Status, validate_id, write_state};
 use crate::cgroups;
 use crate::error::{Context, Error, Result};
 use crate::process::{self, LaunchOptions};
 use crate::security::exeseal;
 use crate::spec::Bundle;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,7 @@ pub struct CreateOptions {
 }
 
 /// Sends a pidfd of `pid` over the unix socket at `path` (--pidfd-socket).
-fn send_pidfd(path: &Path, pid: i32) -> Result<()> {
+pub(super) fn send_pidfd(path: &Path, pid: i32) -> Result<()> {
     let sock = std::os::unix::net::UnixStream::connect(path)
         .ctx(|| format!("--pidfd-socket: connect {}", path.display()))?;
     // SAFETY: pidfd_open with plain integers; the result is checked.
@@ -56,7 +57,7 @@ fn listen_fds() -> i32 {
     if n > 0 && for_us { n } else { 0 }
 }
 
-fn connect_console(path: &Path) -> Result<OwnedFd> {
+pub(super) fn connect_console(path: &Path) -> Result<OwnedFd> {
     let s = std::os::unix::net::UnixStream::connect(path)
         .ctx(|| format!("--console-socket: connect {}", path.display()))?;
     Ok(OwnedFd::from(s))
@@ -75,6 +76,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         bundle.dir.display(),
         started.elapsed()
     ));
+    if crate::spec::sets_kernel_memory(&bundle.raw) {
+        crate::logging::warn(crate::spec::KERNEL_MEMORY_IGNORED);
+    }
     let process = bundle.spec.process().as_ref().expect("validated");
     crate::security::lsm::check(&bundle.spec, process)?;
     // Before anything is changed: this may start the command over from a
@@ -211,7 +215,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
 }
 
 /// Writes the pid file atomically: a temp file beside it, then rename.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let path = std::path::absolute(path).ctx(|| format!("--pid-file {}", path.display()))?;
     let name = path
         .file_name()
@@ -238,34 +242,28 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             )));
         }
     }
-    let dir = std::fs::File::open(&c.dir).ctx(|| format!("open {}", c.dir.display()))?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dir.as_raw_fd());
-    let mut conn = std::os::unix::net::UnixStream::connect(&path).ctx(|| {
-        format!(
-            "start: connect to the container init ({})",
-            c.dir.join(START_SOCKET).display()
-        )
-    })?;
-    let mut reply = Vec::new();
-    let _ = conn.read_to_end(&mut reply);
-    let _ = std::fs::remove_file(c.dir.join(START_SOCKET));
+    let reply = process::start::release(&c.dir)?;
     if !reply.is_empty() {
         c.state.status = Status::Stopped;
         let _ = c.save();
-        if let Some(errno) = crate::security::trampoline::decode_failure(&reply) {
-            return Err(Error::Sys {
-                context: "start: exec process.args[0]".into(),
-                errno,
-            });
-        }
-        return Err(Error::msg(format!(
-            "start: {}",
-            String::from_utf8_lossy(&reply)
-        )));
+        return Err(Error::msg(format!("start: {reply}")));
     }
     c.state.status = Status::Running;
     c.save()?;
-    c.run_hooks_warn(crate::hooks::Kind::Poststart, "running");
+    // runtime.md step 9: a failing poststart hook is an error and the
+    // container is stopped; `delete` continues the lifecycle.
+    if let Err(e) = c.run_hooks(crate::hooks::Kind::Poststart, "running") {
+        let _ = process::signals::send(c.state.pid, libc::SIGKILL);
+        if !wait_exit(c.state.pid, c.state.pid_start_time, 10_000) {
+            crate::logging::warn(format!(
+                "start: container init {} did not die after SIGKILL",
+                c.state.pid
+            ));
+        }
+        c.state.status = Status::Stopped;
+        let _ = c.save();
+        return Err(e);
+    }
     Ok(())
 }
 
@@ -315,8 +313,8 @@ pub fn wait_exit(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
     matches!(nix::poll::poll(&mut pfd, nix::poll::PollTimeout::try_from(timeout_ms).unwrap_or(nix::poll::PollTimeout::MAX)), Ok(n) if n > 0)
 }
 
-/// `delete`: removes a stopped container; a created one is killed first;
-/// a running one only with `force`.
+/// `delete`: removes a stopped container; one that is not stopped only
+/// with `force` (it is killed first).
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
@@ -351,9 +349,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     match c.status() {
         Status::Stopped => {}
-        Status::Running if !force => {
+        // runtime.md: deleting a container that is not stopped MUST error
+        // and MUST have no effect on it (created included; docs/compat.md).
+        status if !force => {
             return Err(Error::msg(format!(
-                "cannot delete container \"{id}\" that is not stopped: running (use --force)"
+                "cannot delete container \"{id}\" that is not stopped: {status} (use --force)"
             )));
         }
         status => {
@@ -440,299 +440,4 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
         crate::logging::debug(format!("deleted in {:.1?}", t.elapsed()));
     }
     Ok(code)
-}
-
-pub struct ExecOptions {
-    pub root: PathBuf,
-    pub id: String,
-    /// The process: from --process, or built from the container's config and flags.
-    pub process: oci_spec::runtime::Process,
-    pub console_socket: Option<PathBuf>,
-    pub detach: bool,
-    pub pid_file: Option<PathBuf>,
-    pub preserve_fds: i32,
-    /// Sub-cgroup (relative to the container's) for the new process.
-    pub sub_cgroup: Option<String>,
-    pub ignore_paused: bool,
-    pub pidfd_socket: Option<PathBuf>,
-}
-
-/// `exec`: runs a process in a created or running container. Returns its
-/// exit code when not detached.
-pub fn exec(mut o: ExecOptions) -> Result<i32> {
-    use crate::process::{exec as px, supervise};
-    // A label whose LSM is absent: refused before anything is touched.
-    crate::security::lsm::check_process(&o.process)?;
-    let (pid, start_time, spec, cgroup_path, bundle_dir) = {
-        let c = Container::load(&o.root, &o.id)?;
-        match c.status() {
-            Status::Stopped => {
-                return Err(Error::msg(format!(
-                    "cannot exec in container \"{}\": it is stopped",
-                    o.id
-                )));
-            }
-            Status::Paused if !o.ignore_paused => {
-                return Err(Error::msg(format!(
-                    "cannot exec in container \"{}\": it is paused (use --ignore-paused)",
-                    o.id
-                )));
-            }
-            _ => {}
-        }
-        (
-            c.state.pid,
-            c.state.pid_start_time,
-            c.saved_spec()?,
-            c.state.cgroup_path.clone(),
-            c.state.bundle.clone(),
-        )
-    };
-    protect_exec(pid, &spec, &cgroup_path, Some(&o.process))?;
-    let cgroup_path = match &o.sub_cgroup {
-        Some(sub) => format!(
-            "{}/{}",
-            cgroup_path.trim_end_matches('/'),
-            sub.trim_start_matches('/')
-        ),
-        None => cgroup_path,
-    };
-    let terminal = o.process.terminal().unwrap_or(false);
-    let mut own_terminal = None;
-    let console = match (&o.console_socket, terminal) {
-        (Some(p), true) => Some(connect_console(p)?),
-        (Some(_), false) => return Err(Error::msg("--console-socket needs --tty")),
-        (None, true) if o.detach => {
-            return Err(Error::msg("--tty with --detach needs --console-socket"));
-        }
-        (None, true) => {
-            let (ours, theirs) = crate::console::internal_socket()?;
-            own_terminal = Some(ours);
-            Some(theirs)
-        }
-        (None, false) => None,
-    };
-    if !o.detach {
-        supervise::become_subreaper()?;
-        supervise::block_signals()?;
-    }
-    let cgroup = cgroups::manager(&cgroup_path);
-    if o.sub_cgroup.is_some() && !cgroup.exists() {
-        return Err(Error::msg(format!(
-            "--cgroup: {cgroup_path} does not exist"
-        )));
-    }
-    let pid = px::spawn(&px::ExecTarget {
-        id: &o.id,
-        bundle: &bundle_dir,
-        init_pid: pid,
-        spec: &spec,
-        process: &o.process,
-        console,
-        preserve_fds: o.preserve_fds,
-        cgroup: cgroup.as_ref(),
-    })
-    .map_err(|e| {
-        // A container killed while hull joins it makes the joins fail
-        // obscurely (clone3 into a dead pid namespace is ENOMEM, the stage
-        // dies: EPIPE): say what happened.
-        if super::process_matches(pid, start_time) && !super::process_exiting(pid) {
-            e
-        } else {
-            Error::msg(format!(
-                "cannot exec in container \"{}\": it stopped during the exec ({e})",
-                o.id
-            ))
-        }
-    })?;
-    if let Some(p) = o.pid_file.take() {
-        write_pid_file(&p, pid)?;
-    }
-    if let Some(p) = &o.pidfd_socket {
-        send_pidfd(p, pid)?;
-    }
-    if o.detach {
-        return Ok(0);
-    }
-    let master = match own_terminal {
-        Some(sock) => Some(crate::console::recv_fd(sock.as_raw_fd())?),
-        None => None,
-    };
-    supervise::supervise(pid, master, o.process.console_size().is_some())
-}
-
-/// Re-executes `exec` from a sealed copy of hull when the container could
-/// reach hull's binary (see security::exeseal). `process` is None when the
-/// new process is not known yet (a --process file that cannot be read twice).
-pub fn protect_exec(
-    init_pid: i32,
-    spec: &oci_spec::runtime::Spec,
-    cgroup_path: &str,
-    process: Option<&oci_spec::runtime::Process>,
-) -> Result<()> {
-    if exeseal::mode()? != exeseal::Mode::Auto {
-        return exeseal::protect(None);
-    }
-    let pids = cgroups::manager(cgroup_path).pids().unwrap_or_default();
-    let caps = process.map(|p| p.capabilities().as_ref());
-    let label = process.and_then(exeseal::label_exposure);
-    exeseal::protect(label.or_else(|| exeseal::exec_exposure(init_pid, spec, caps, &pids)))
-}
-
-/// `pause` (freeze every process) and `resume` (thaw them).
-pub fn set_paused(root: &Path, id: &str, paused: bool) -> Result<()> {
-    let mut c = Container::load(root, id)?;
-    let (want, next) = if paused {
-        (Status::Running, Status::Paused)
-    } else {
-        (Status::Paused, Status::Running)
-    };
-    let status = c.status();
-    if status != want {
-        return Err(Error::msg(format!(
-            "container \"{id}\" is {status}, not {want}"
-        )));
-    }
-    cgroups::manager(&c.state.cgroup_path).set_frozen(paused)?;
-    c.state.status = next;
-    c.save()
-}
-
-/// `ps`: the pids of every process in the container's cgroup.
-pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
-    let c = Container::load(root, id)?;
-    container_pids(&c)
-}
-
-/// The container's processes: those of its cgroup; for a container that
-/// runs without one (rootless, nothing delegated), those of its own pid
-/// namespace (exec'd processes included, which are not the init's
-/// descendants), else just the init.
-fn container_pids(c: &Container) -> Result<Vec<i32>> {
-    if !c.state.cgroup_path.is_empty() {
-        return cgroups::manager(&c.state.cgroup_path).pids();
-    }
-    let init = c.state.pid;
-    if init <= 0 || !super::process_matches(init, c.state.pid_start_time) {
-        return Ok(Vec::new());
-    }
-    let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-    let Some(ns) = ns_of(init).filter(|_| c.state.own_pid_ns) else {
-        return Ok(vec![init]);
-    };
-    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
-        .ctx(|| "read /proc".into())?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| ns_of(pid).as_ref() == Some(&ns))
-        .collect();
-    pids.sort_unstable();
-    Ok(pids)
-}
-
-/// The resources in force: the last `update`'s, else the config's.
-fn current_resources(c: &Container) -> Result<oci_spec::runtime::LinuxResources> {
-    if let Some(r) = &c.state.resources {
-        return Ok(r.clone());
-    }
-    Ok(c.saved_spec()?
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default())
-}
-
-/// `update`: merges `changes` onto the resources in force, applies the
-/// result to the live cgroup (device rules are left as they are) and
-/// records it in the state.
-pub fn update(root: &Path, id: &str, changes: &oci_spec::runtime::LinuxResources) -> Result<()> {
-    let mut c = Container::load(root, id)?;
-    if c.status() == Status::Stopped {
-        return Err(Error::msg(format!(
-            "cannot update container \"{id}\": it is stopped"
-        )));
-    }
-    let merged = cgroups::resources::merge(&current_resources(&c)?, changes)?;
-    let m = cgroups::manager(&c.state.cgroup_path);
-    if !m.exists() {
-        return Err(Error::msg(format!(
-            "cannot update container \"{id}\": it has no cgroup"
-        )));
-    }
-    let mut live = merged.clone();
-    live.set_devices(None);
-    // Only the memory fields asked for are checked against usage.
-    if let Some(mem) = live.memory_mut()
-        && changes
-            .memory()
-            .as_ref()
-            .is_none_or(|m| m.limit().is_none())
-    {
-        mem.set_check_before_update(None);
-    }
-    m.apply(&live)?;
-    c.state.resources = Some(merged);
-    c.save()
-}
-
-/// Stats of a container's cgroup (runc's `events --stats` data).
-pub fn stats(root: &Path, id: &str) -> Result<serde_json::Value> {
-    let c = Container::load(root, id)?;
-    if c.status() == Status::Stopped {
-        return Err(Error::msg(format!("container \"{id}\" is stopped")));
-    }
-    cgroups::manager(&c.state.cgroup_path).stats()
-}
-
-/// `events`: prints one JSON object per line: a stats event every
-/// `interval` (none when `interval` is None) and an `oom` event whenever
-/// the OOM killer strikes in the cgroup. Returns when the container stops.
-pub fn events(
-    root: &Path,
-    id: &str,
-    interval: Option<std::time::Duration>,
-    out: &mut dyn std::io::Write,
-) -> Result<()> {
-    let (path, pid, start_time) = {
-        let c = Container::load(root, id)?;
-        if c.status() == Status::Stopped {
-            return Err(Error::msg(format!("container \"{id}\" is stopped")));
-        }
-        (
-            c.state.cgroup_path.clone(),
-            c.state.pid,
-            c.state.pid_start_time,
-        )
-    };
-    let m = cgroups::manager(&path);
-    let mut ooms = m.oom_kills();
-    let tick = std::time::Duration::from_millis(100);
-    let mut next_stats = std::time::Instant::now();
-    let emit = |out: &mut dyn std::io::Write, v: serde_json::Value| -> Result<()> {
-        writeln!(out, "{v}")
-            .and_then(|_| out.flush())
-            .map_err(|e| Error::msg(format!("events: write: {e}")))
-    };
-    loop {
-        let alive = super::process_matches(pid, start_time);
-        let now = m.oom_kills();
-        if now > ooms {
-            ooms = now;
-            emit(out, serde_json::json!({"type": "oom", "id": id}))?;
-        }
-        if !alive {
-            return Ok(());
-        }
-        if let Some(iv) = interval
-            && std::time::Instant::now() >= next_stats
-        {
-            let data = m.stats()?;
-            emit(
-                out,
-                serde_json::json!({"type": "stats", "id": id, "data": data}),
-            )?;
-            next_stats = std::time::Instant::now() + iv;
-        }
-        std::thread::sleep(tick);
-    }
 }

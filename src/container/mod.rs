@@ -2,6 +2,7 @@
 //! concurrent commands on one id safe, and status derivation.
 
 use crate::error::{Context, Error, Result};
+use crate::process::start::START_SOCKET;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -10,8 +11,6 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
-/// The unix socket the waiting init listens on; `start` connects to it.
-pub const START_SOCKET: &str = "start.sock";
 /// State dirs being made are named `~<id>.<pid>` (`~` is not allowed in
 /// ids) until their state.json is written.
 pub const CREATING_PREFIX: &str = "~";
@@ -335,26 +334,42 @@ impl Container {
         crate::spec::parse(&path.display().to_string(), &text)
     }
 
-    /// Runs hooks of one kind from the saved config, warning on failure.
-    pub fn run_hooks_warn(&self, kind: crate::hooks::Kind, status: &str) {
+    /// The saved config and the state JSON for hooks of `kind`, or None
+    /// when the config has none (most do not: the parse is skipped).
+    fn hook_input(&self, status: &str) -> Option<Result<(oci_spec::runtime::Spec, String)>> {
         let path = self.dir.join(crate::spec::CONFIG);
-        // Most configs have no hooks: skip the parse when the text says so.
         match std::fs::read(&path) {
             Ok(text) if text.windows(7).any(|w| w == b"\"hooks\"") => {}
-            _ => return,
+            _ => return None,
         }
-        match self.saved_spec() {
-            Ok(spec) => {
-                let state = crate::hooks::state_json(
-                    &self.state.id,
-                    status,
-                    self.state.pid,
-                    &self.state.bundle,
-                    &spec,
-                );
-                crate::hooks::run_warn(&spec, kind, &state);
-            }
-            Err(e) => crate::logging::warn(format!("{}: {e}", kind.field())),
+        Some(self.saved_spec().map(|spec| {
+            let state = crate::hooks::state_json(
+                &self.state.id,
+                status,
+                self.state.pid,
+                &self.state.bundle,
+                &spec,
+            );
+            (spec, state)
+        }))
+    }
+
+    /// Runs hooks of one kind from the saved config; the first failure is
+    /// the error.
+    pub fn run_hooks(&self, kind: crate::hooks::Kind, status: &str) -> Result<()> {
+        match self.hook_input(status) {
+            None => Ok(()),
+            Some(Ok((spec, state))) => crate::hooks::run(&spec, kind, &state),
+            Some(Err(e)) => Err(e.wrap(kind.field().to_string())),
+        }
+    }
+
+    /// Runs hooks of one kind from the saved config, warning on each failure.
+    pub fn run_hooks_warn(&self, kind: crate::hooks::Kind, status: &str) {
+        match self.hook_input(status) {
+            None => {}
+            Some(Ok((spec, state))) => crate::hooks::run_warn(&spec, kind, &state),
+            Some(Err(e)) => crate::logging::warn(format!("{}: {e}", kind.field())),
         }
     }
 
@@ -541,6 +556,58 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Every container under the root, read without taking its lock (see
+/// [`Container::peek`]): per container that is state.json, /proc/PID/stat,
+/// and a stat of the state dir and of the start socket. One that cannot be
+/// read is reported on stderr and left out.
+pub fn peek_all(root: &Path) -> Result<Vec<Container>> {
+    let ids = list_ids(root)?;
+    let mut containers: Vec<Container> = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match Container::peek(root, id) {
+            Ok(c) => containers.push(c),
+            // Deleted (or a create that died first) since the scan.
+            Err(Error::NotFound(_)) => {}
+            // Listed on stderr so it is not lost: stdout stays parseable.
+            Err(e) => crate::logging::warn(format!(
+                "list: container \"{id}\" cannot be read ({e}); `hull delete --force {id}` removes it"
+            )),
+        }
+    }
+    Ok(containers)
+}
+
+/// Whether hull runs rootless: `--rootless true|false`, or (auto, the
+/// default) when it is not root in the host's user namespace.
+fn is_rootless(flag: Option<&str>) -> bool {
+    match flag {
+        Some("true") => true,
+        Some("false") => false,
+        _ => !nix::unistd::geteuid().is_root() || crate::namespaces::in_child_user_namespace(),
+    }
+}
+
+/// The state root: `--root`, else /run/hull for root, else
+/// $XDG_RUNTIME_DIR/hull (an unprivileged user cannot write /run).
+pub fn state_root(root: Option<PathBuf>, rootless_flag: Option<&str>) -> Result<PathBuf> {
+    if let Some(root) = root {
+        return Ok(root);
+    }
+    let rootless = is_rootless(rootless_flag);
+    crate::logging::debug(format!("no --root given; rootless: {rootless}"));
+    if !rootless {
+        return Ok(PathBuf::from("/run/hull"));
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir).join("hull")),
+        None if nix::unistd::geteuid().is_root() => Ok(PathBuf::from("/run/hull")),
+        None => Err(Error::msg(
+            "--root: not given and XDG_RUNTIME_DIR is not set: rootless hull keeps its state in \
+             $XDG_RUNTIME_DIR/hull (set XDG_RUNTIME_DIR or pass --root DIR owned by this user)",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,4 +631,7 @@ mod tests {
     }
 }
 
+pub mod checkpoint;
+pub mod control;
+pub mod exec;
 pub mod lifecycle;

@@ -1,7 +1,8 @@
-//! Namespaces: kinds and clone flags, joining by path, user namespace id
+//! Namespaces: kinds and clone flags, creating them (`clone.rs`: clone3), joining by path, user namespace id
 //! maps (written by the parent), time namespace offsets and moving network
 //! devices into the container's network namespace.
 
+pub mod clone;
 mod netdev;
 
 pub use netdev::{loopback_up, move_net_devices};

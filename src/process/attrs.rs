@@ -7,6 +7,7 @@ use oci_spec::runtime::{
     IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy,
     PosixRlimitType, Process, Spec,
 };
+use std::path::Path;
 
 fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
     use PosixRlimitType::*;
@@ -61,7 +62,7 @@ pub fn set_oom_score_adj(p: &Process) -> Result<()> {
     if let Some(adj) = p.oom_score_adj() {
         // Through the verified procfs handle, like the LSM labels: a file
         // planted over /proc/self/oom_score_adj must not swallow the write.
-        crate::rootfs::procfs::Procfs::open()
+        crate::procfs::Procfs::open()
             .and_then(|proc| proc.write_self("oom_score_adj", adj.to_string().as_bytes()))
             .map_err(|e| e.wrap(format!("process.oomScoreAdj {adj}")))?;
     }
@@ -342,6 +343,11 @@ pub fn apply_process(
     // AppArmor / SELinux labels for the execve, while the process is
     // still privileged and before seccomp (which may refuse openat2).
     crate::security::lsm::set_exec_labels(process)?;
+    // chdir while hull is still privileged, as runc does: a cwd only the
+    // runtime can enter (0700, another owner) works. It also runs before
+    // seccomp, which may block getcwd. Tried again as the user if it failed.
+    let cwd = process.cwd();
+    let entered = enter_cwd(cwd, false);
     let caps = capabilities::CapSets::from_spec(process.capabilities().as_ref())?;
     capabilities::drop_bounding(caps.bounding)?;
     capabilities::set_keep_caps(true)?;
@@ -361,12 +367,27 @@ pub fn apply_process(
     ));
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd.as_path()).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
-    // A cwd reached through a leaked descriptor (/proc/self/fd/N) would sit
-    // outside the root: the kernel then reports it unreachable (CVE-2024-21626).
+    if let Err(e) = entered {
+        crate::logging::debug(format!("{e}; trying again as the process's user"));
+        enter_cwd(cwd, true)?;
+    }
+    Ok(())
+}
+
+/// chdir to `cwd`, then checks that it lies inside the root: a cwd reached
+/// through a leaked descriptor (/proc/self/fd/N) would not, and the kernel
+/// reports it unreachable (CVE-2024-21626). `filtered`: linux.seccomp may
+/// be in force and refuse getcwd; only "unreachable" is then an error.
+fn enter_cwd(cwd: &Path, filtered: bool) -> Result<()> {
+    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
+        Err(e) if filtered && e != nix::errno::Errno::ENOENT => {
+            crate::logging::debug(format!(
+                "process.cwd: getcwd refused ({e}), presumably by linux.seccomp"
+            ));
+            Ok(())
+        }
         _ => Err(Error::msg(format!(
             "process.cwd: {} is outside the container's root",
             cwd.display()
@@ -398,18 +419,26 @@ pub fn to_cstrings(v: &[String], field: &str) -> Result<Vec<std::ffi::CString>> 
         .collect()
 }
 
-/// Keeps stdio and the passed descriptors open across exec; marks every
-/// other descriptor close-on-exec so none of hull's leak into the container.
+/// Keeps the passed descriptors (3 up to 3 + `inherited`) open across
+/// exec, after `close_on_exec_from_3` marked them all close-on-exec.
 pub fn pass_fds(inherited: i32) {
     for fd in 3..3 + inherited {
         // SAFETY: clearing FD_CLOEXEC on a descriptor number only changes flags.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
+}
+
+/// Marks every descriptor from 3 up close-on-exec, so that neither the
+/// program nor a startContainer hook inherits one of hull's (`pass_fds`
+/// later clears the flag on the inherited ones). Done before the seccomp
+/// filter goes in: a profile may refuse close_range, which (as a syscall
+/// newer than the profile) can also get ENOSYS.
+pub fn close_on_exec_from_3() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            (3 + inherited) as libc::c_uint,
+            3 as libc::c_uint,
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )

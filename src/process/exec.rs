@@ -63,7 +63,7 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
         Some(s) => Some(seccomp::compile(s)?),
         None => None,
     };
-    let listener = match filter.as_ref().map(|f| f.connect_listener()) {
+    let listener = match filter.as_ref().map(super::seccomp_notify::connect) {
         Some(r) => r?,
         None => None,
     };
@@ -188,7 +188,7 @@ fn join_and_fork(
         unsafe { libc::_exit(127) }
     };
     let placed_pid = target.as_ref().and_then(|fd| {
-        super::launch::clone_into(
+        crate::namespaces::clone::clone_into(
             nix::sched::CloneFlags::empty(),
             Some(fd.as_raw_fd()),
             &mut run_child,
@@ -198,7 +198,11 @@ fn join_and_fork(
     let (pid, placed) = match placed_pid {
         Some(pid) => (pid, true),
         None => (
-            super::launch::clone_into(nix::sched::CloneFlags::empty(), None, &mut run_child)?,
+            crate::namespaces::clone::clone_into(
+                nix::sched::CloneFlags::empty(),
+                None,
+                &mut run_child,
+            )?,
             false,
         ),
     };
@@ -216,7 +220,7 @@ struct Seccomp<'a> {
 
 impl Seccomp<'_> {
     fn install(&self, t: &ExecTarget, pid: i32) -> Result<()> {
-        seccomp::install_for(
+        super::seccomp_notify::install_for(
             self.filter,
             self.listener,
             t.spec,
@@ -251,10 +255,11 @@ fn run_process(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup_in_container(fd, size, false)?;
+        crate::console::setup_in_container(fd, size, false, p.user().uid())?;
         let _ = nix::unistd::close(fd);
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
+    attrs::close_on_exec_from_3();
     let trampoline = crate::security::trampoline::Trampoline::prepare()?;
     // As in the init: without no_new_privs the filter must go in while
     // CAP_SYS_ADMIN is still effective, i.e. before the uid change.

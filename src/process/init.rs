@@ -219,7 +219,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         spec,
         rootfs: cfg.rootfs,
         bundle: cfg.bundle,
-        cgroup_path: cfg.cgroup_path,
+        cgroup_view: &|| cgroup_view(cfg.cgroup_path),
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         in_userns,
         idmapped: cfg.idmapped,
@@ -231,7 +231,14 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         chan.expect(Msg::HooksDone)?;
     }
     let hook_state = |status: &str| hooks::state_json(cfg.id, status, host_pid, cfg.bundle, spec);
-    hooks::run(spec, hooks::Kind::CreateContainer, &hook_state("creating"))?;
+    // "created" as crun says (and the OCI validation suite expects): the
+    // create operation's environment exists when these hooks run.
+    hooks::run_in(
+        spec,
+        hooks::Kind::CreateContainer,
+        &hook_state("created"),
+        Some(cfg.rootfs),
+    )?;
     crate::logging::debug("rootfs prepared; createContainer hooks done");
     rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
     crate::logging::debug(if cfg.no_pivot {
@@ -239,6 +246,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     } else {
         "entered the rootfs (pivot_root)"
     });
+    if !process.terminal().unwrap_or(false) {
+        rootfs::reopen_dev_null_stdio()?;
+    }
     if process.terminal().unwrap_or(false) {
         let fd = cfg.console_fd.ok_or_else(|| {
             Error::msg("process.terminal is true but no console socket was given")
@@ -247,7 +257,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup_in_container(fd, size, true)?;
+        crate::console::setup_in_container(fd, size, true, process.user().uid())?;
         let _ = nix::unistd::close(fd);
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -265,6 +275,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // set-up (setgroups, setres[ug]id, capset, prctl, the ready message,
     // accept4, fcntl, close_range, execve).
     let nnp = process.no_new_privileges().unwrap_or(false);
+    attrs::close_on_exec_from_3();
     // Made before seccomp may be in place (apply_process installs it
     // without no_new_privs).
     let trampoline = security::trampoline::Trampoline::prepare()?;
@@ -310,19 +321,20 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         }
     };
     drop(listener);
+    // With no_new_privs, the filter goes in as late as it can: only the
+    // startContainer hooks (which run under it, as in runc), the notify fd
+    // hand-off, fcntl and execve run under it.
+    if nnp && let Err(e) = install_seccomp(cfg, host_pid) {
+        let _ = nix::unistd::write(&conn, format!("{e}").as_bytes());
+        // SAFETY: see die().
+        unsafe { libc::_exit(1) }
+    }
     if let Err(e) = hooks::run(spec, hooks::Kind::StartContainer, &hook_state("created")) {
         let _ = nix::unistd::write(&conn, e.to_string().as_bytes());
         // SAFETY: see die().
         unsafe { libc::_exit(1) }
     }
     attrs::pass_fds(cfg.inherited_fds);
-    // With no_new_privs, the filter goes in as late as possible: only
-    // sending the notify fd (sendmsg, close) and execve run under it.
-    if nnp && let Err(e) = install_seccomp(cfg, host_pid) {
-        let _ = nix::unistd::write(&conn, format!("{e}").as_bytes());
-        // SAFETY: see die().
-        unsafe { libc::_exit(1) }
-    }
     let err = match &trampoline {
         Some(t) => t.exec(&exe, &argv, &envp, std::os::fd::AsRawFd::as_raw_fd(&conn)),
         None => nix::unistd::execve(&exe, &argv, &envp).unwrap_err(),
@@ -333,9 +345,30 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     unsafe { libc::_exit(127) }
 }
 
+/// What a "cgroup" mount in the rootfs shows: the container's cgroup
+/// directory on a cgroup2 host, else each v1 hierarchy's.
+fn cgroup_view(path: &str) -> Result<rootfs::CgroupView> {
+    use crate::cgroups;
+    if cgroups::host_version() == cgroups::Version::V2 {
+        let dir = std::path::Path::new(cgroups::CGROUP_ROOT).join(path.trim_start_matches('/'));
+        return Ok(rootfs::CgroupView::V2 { dir });
+    }
+    Ok(rootfs::CgroupView::V1(
+        cgroups::v1_hierarchies()?
+            .iter()
+            .filter(|h| !h.is_v2)
+            .map(|h| rootfs::CgroupV1Dir {
+                mount_point: h.mount_point.clone(),
+                controllers: h.controllers.clone(),
+                dir: h.dir_of(path),
+            })
+            .collect(),
+    ))
+}
+
 /// Installs linux.seccomp (if any), notifying its listener.
 fn install_seccomp(cfg: &InitConfig, pid: i32) -> Result<()> {
-    seccomp::install_for(
+    super::seccomp_notify::install_for(
         cfg.seccomp,
         cfg.seccomp_listener,
         cfg.spec,

@@ -6,9 +6,9 @@
 use super::init::{self, InitConfig};
 use super::sync::{Channel, Msg};
 use crate::cgroups::Manager;
-use crate::container::START_SOCKET;
 use crate::error::{Context, Error, Result};
 use crate::hooks;
+use crate::namespaces::clone::{clone_into, clone_with};
 use crate::namespaces::{self, Plan};
 use crate::security::seccomp;
 use crate::spec::Bundle;
@@ -44,82 +44,6 @@ fn lift_fd(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
         .ctx(|| "duplicate descriptor".into())?;
     // SAFETY: fcntl just returned this new descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
-}
-
-/// Binds and listens on the start socket in the state dir. The path goes
-/// through /proc/self/fd so a long --root cannot exceed sun_path.
-fn start_listener(state_dir: &Path) -> Result<OwnedFd> {
-    use nix::sys::socket::{
-        AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, listen, socket,
-    };
-    let dir = std::fs::File::open(state_dir).ctx(|| format!("open {}", state_dir.display()))?;
-    let sock = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .ctx(|| "create start socket".into())?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dir.as_raw_fd());
-    let addr = UnixAddr::new(path.as_str()).ctx(|| "start socket address".into())?;
-    bind(sock.as_raw_fd(), &addr)
-        .ctx(|| format!("bind {}", state_dir.join(START_SOCKET).display()))?;
-    listen(&sock, Backlog::new(1).expect("backlog 1 is valid"))
-        .ctx(|| "listen on start socket".into())?;
-    Ok(sock)
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-/// clone3 as a fork with namespace flags; the child runs `child` and never returns.
-fn clone_with(flags: CloneFlags, child: impl FnOnce() -> std::convert::Infallible) -> Result<i32> {
-    clone_into(flags, None, child)
-}
-
-/// clone3, optionally straight into a cgroup2 directory (CLONE_INTO_CGROUP).
-pub(crate) fn clone_into(
-    flags: CloneFlags,
-    cgroup: Option<RawFd>,
-    child: impl FnOnce() -> std::convert::Infallible,
-) -> Result<i32> {
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-    let args = CloneArgs {
-        flags: flags.bits() as u64 | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup.map_or(0, |fd| fd as u64),
-        ..Default::default()
-    };
-    // SAFETY: without CLONE_VM this behaves like fork: the child gets a copy
-    // of this single-threaded process and runs only `child`.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    match r {
-        #[allow(unreachable_code)]
-        0 => match child() {},
-        pid if pid > 0 => Ok(pid as i32),
-        _ => {
-            Err(std::io::Error::last_os_error()).ctx(|| format!("clone3 with namespaces {flags:?}"))
-        }
-    }
 }
 
 /// Stage 1 joins namespaces by path and creates user and time namespaces;
@@ -164,11 +88,19 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
     if !plan.creates(LinuxNamespaceType::User) && !plan.joins(LinuxNamespaceType::User) {
         super::attrs::set_non_dumpable();
     }
+    // With a memory limit, the OOM killer may stop the init during set-up:
+    // counted before and after to say so (read only when a limit is set).
+    let memory_limit = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .filter(|l| *l > 0);
+    let ooms_before = memory_limit.map(|_| o.cgroup.oom_kills());
     let min_fd = 3 + o.inherited_fds;
     let (parent_chan, child_chan) = Channel::pair()?;
     let child_fd = lift_fd(child_chan.fd().try_clone().ctx(|| "dup".into())?, min_fd)?;
     drop(child_chan);
-    let listener = lift_fd(start_listener(o.state_dir)?, min_fd)?;
+    let listener = lift_fd(super::start::listen(o.state_dir)?, min_fd)?;
     let console = match &o.console {
         Some(c) => Some(lift_fd(
             c.try_clone().ctx(|| "dup console socket".into())?,
@@ -183,7 +115,7 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         Some(s) => Some(seccomp::compile(s)?),
         None => None,
     };
-    let seccomp_listener = match seccomp.as_ref().map(|f| f.connect_listener()) {
+    let seccomp_listener = match seccomp.as_ref().map(super::seccomp_notify::connect) {
         Some(sock) => sock?.map(|s| lift_fd(s, min_fd)).transpose()?,
         None => None,
     };
@@ -332,6 +264,14 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
                 nix::sys::signal::Signal::SIGKILL,
             );
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            if let (Some(limit), Some(before)) = (memory_limit, ooms_before)
+                && o.cgroup.oom_kills() > before
+            {
+                return Err(Error::msg(format!(
+                    "the OOM killer killed the container init during set-up: \
+                     linux.resources.memory.limit ({limit} bytes) is too small for the container to start ({e})"
+                )));
+            }
             Err(e)
         }
     }
@@ -367,7 +307,8 @@ fn finish(o: &LaunchOptions, chan: &Channel, pid: i32, placed: bool) -> Result<(
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::RunHooks) => {
                 crate::logging::debug("running prestart and createRuntime hooks");
-                let state = hooks::state_json(o.id, "creating", pid, &o.bundle.dir, spec);
+                // "created": see the createContainer hooks in init.rs.
+                let state = hooks::state_json(o.id, "created", pid, &o.bundle.dir, spec);
                 hooks::run(spec, hooks::Kind::Prestart, &state)?;
                 hooks::run(spec, hooks::Kind::CreateRuntime, &state)?;
                 chan.send(&Msg::HooksDone)?;

@@ -5,7 +5,9 @@ pub mod attrs;
 pub mod exec;
 mod init;
 pub mod launch;
+pub mod seccomp_notify;
 pub mod signals;
+pub mod start;
 pub mod supervise;
 pub mod sync;
 

@@ -13,7 +13,8 @@ pub fn parse(s: &str) -> Result<i32> {
         ))
     };
     if let Ok(n) = s.parse::<i32>() {
-        if n > 0 && n <= libc::SIGRTMAX() {
+        // 0 sends nothing: a liveness check, as kill(2) and runc allow.
+        if (0..=libc::SIGRTMAX()).contains(&n) {
             return Ok(n);
         }
         return Err(bad());
@@ -78,7 +79,8 @@ mod tests {
         assert_eq!(parse("15").unwrap(), 15);
         assert_eq!(parse("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
         assert!(parse("NOPE").is_err());
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0").unwrap(), 0);
+        assert!(parse("-1").is_err());
         assert!(parse("999").is_err());
     }
 }

@@ -17,8 +17,8 @@
 //! /proc/PID/ns/user, closes the pipe and reaps it. Identical mappings share
 //! one namespace. The detached mount keeps the namespace alive by itself.
 
-use super::options;
 use crate::error::{Context, Error, Result};
+use crate::mount_options as options;
 use crate::namespaces::Plan;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
@@ -192,7 +192,7 @@ fn joined_userns(i: usize, p: &Path) -> Result<OwnedFd> {
 fn new_userns(i: usize, uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
     let (rd_raw, wr_raw) = (rd.as_raw_fd(), wr.as_raw_fd());
-    let pid = crate::process::launch::clone_into(CloneFlags::CLONE_NEWUSER, None, || {
+    let pid = crate::namespaces::clone::clone_into(CloneFlags::CLONE_NEWUSER, None, || {
         // SAFETY: this child only closes its copy of the write end, blocks
         // until the parent closes its own (or dies), and exits; it never
         // returns, so the parent's OwnedFds are never dropped here.
@@ -210,14 +210,14 @@ fn new_userns(i: usize, uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
             Error::msg(format!(
                 "/mounts/{i}/uidMappings: the kernel refused the mapping {:?}: {}",
                 uid_map.trim_end().replace('\n', ", "),
-                crate::check::io_words(&e)
+                crate::error::io_words(&e)
             ))
         })?;
         std::fs::write(format!("/proc/{pid}/gid_map"), gid_map).map_err(|e| {
             Error::msg(format!(
                 "/mounts/{i}/gidMappings: the kernel refused the mapping {:?}: {}",
                 gid_map.trim_end().replace('\n', ", "),
-                crate::check::io_words(&e)
+                crate::error::io_words(&e)
             ))
         })?;
         nix::fcntl::open(

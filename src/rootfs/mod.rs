@@ -3,12 +3,10 @@
 
 mod devices;
 pub mod idmap;
-pub mod options;
 pub mod paths;
-pub mod procfs;
 
-use crate::cgroups::{self, Version};
 use crate::error::{Context, Error, Result};
+use crate::mount_options::{self as options, propagation_flags};
 use crate::security::lsm;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use oci_spec::runtime::{Mount, Spec};
@@ -25,26 +23,12 @@ pub struct Setup<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
-    pub cgroup_path: &'a str,
+    /// What a "cgroup" mount shows; asked only when there is one.
+    pub cgroup_view: &'a dyn Fn() -> Result<CgroupView>,
     pub new_cgroupns: bool,
     pub in_userns: bool,
     /// Idmapped mounts the parent prepared: (index in `mounts`, detached tree).
     pub idmapped: &'a [(usize, std::os::fd::RawFd)],
-}
-
-/// The mount flags of a propagation name ("rslave", ...); None if unknown.
-pub fn propagation_flags(name: &str) -> Option<MsFlags> {
-    Some(match name {
-        "private" => MsFlags::MS_PRIVATE,
-        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        "unbindable" => MsFlags::MS_UNBINDABLE,
-        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        _ => return None,
-    })
 }
 
 fn root_propagation(spec: &Spec) -> Option<MsFlags> {
@@ -52,6 +36,25 @@ fn root_propagation(spec: &Spec) -> Option<MsFlags> {
         .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(propagation_flags)
+}
+
+/// What a mount of type "cgroup" shows, told by the caller: the rootfs
+/// mounts cgroupfs but does not manage cgroups.
+pub enum CgroupView {
+    /// A pure cgroup v2 host: the container's cgroup directory.
+    V2 { dir: PathBuf },
+    /// A cgroup v1 host: each v1 hierarchy.
+    V1(Vec<CgroupV1Dir>),
+}
+
+/// One cgroup v1 hierarchy as a "cgroup" mount shows it.
+pub struct CgroupV1Dir {
+    /// Where the host mounts it (its last component names the mount).
+    pub mount_point: PathBuf,
+    /// Its controllers (e.g. ["cpu", "cpuacct"]).
+    pub controllers: Vec<String>,
+    /// The container's cgroup directory in it.
+    pub dir: PathBuf,
 }
 
 /// Everything before pivot_root: propagation, the rootfs bind, every mount
@@ -338,24 +341,28 @@ fn mount_cgroup(
 ) -> Result<()> {
     let flags = opts.flags - (MsFlags::MS_REC | MsFlags::MS_BIND);
     let target = ensure(root, dest, Kind::Dir)?;
-    if cgroups::host_version() == Version::V2 {
-        if s.new_cgroupns {
-            return mount(
-                Some("cgroup2"),
-                &fd_path(&target),
-                Some("cgroup2"),
-                flags,
-                NONE,
-            )
-            .ctx(|| format!("mount cgroup2 on {}", dest.display()));
+    let view = (s.cgroup_view)()?;
+    let hierarchies = match view {
+        CgroupView::V1(h) => h,
+        CgroupView::V2 { dir: src } => {
+            if s.new_cgroupns {
+                return mount(
+                    Some("cgroup2"),
+                    &fd_path(&target),
+                    Some("cgroup2"),
+                    flags,
+                    NONE,
+                )
+                .ctx(|| format!("mount cgroup2 on {}", dest.display()));
+            }
+            mount(Some(&src), &fd_path(&target), NONE, MsFlags::MS_BIND, NONE)
+                .ctx(|| format!("bind {} on {}", src.display(), dest.display()))?;
+            let top = open_in_root(root, dest, libc::O_PATH)
+                .ctx(|| format!("reopen {}", dest.display()))?;
+            return remount_bind(&fd_path(&top), flags)
+                .ctx(|| format!("remount {}", dest.display()));
         }
-        let src = Path::new(cgroups::CGROUP_ROOT).join(s.cgroup_path.trim_start_matches('/'));
-        mount(Some(&src), &fd_path(&target), NONE, MsFlags::MS_BIND, NONE)
-            .ctx(|| format!("bind {} on {}", src.display(), dest.display()))?;
-        let top =
-            open_in_root(root, dest, libc::O_PATH).ctx(|| format!("reopen {}", dest.display()))?;
-        return remount_bind(&fd_path(&top), flags).ctx(|| format!("remount {}", dest.display()));
-    }
+    };
     let tmpfs_flags = flags - MsFlags::MS_RDONLY;
     let data = lsm::label_mount_data(Some("mode=755".into()), lsm::mount_label(s.spec)?);
     mount(
@@ -366,7 +373,7 @@ fn mount_cgroup(
         data.as_deref(),
     )
     .ctx(|| format!("mount tmpfs for cgroups on {}", dest.display()))?;
-    for h in cgroups::v1_hierarchies()?.iter().filter(|h| !h.is_v2) {
+    for h in &hierarchies {
         let Some(name) = h.mount_point.file_name() else {
             continue;
         };
@@ -383,8 +390,8 @@ fn mount_cgroup(
             )
             .ctx(|| format!("mount cgroup ({data}) on {}", sub.display()))?;
         } else {
-            let src = h.dir_of(s.cgroup_path);
-            mount(Some(&src), &fd_path(&t), NONE, MsFlags::MS_BIND, NONE)
+            let src = &h.dir;
+            mount(Some(src), &fd_path(&t), NONE, MsFlags::MS_BIND, NONE)
                 .ctx(|| format!("bind {} on {}", src.display(), sub.display()))?;
             let top = open_in_root(root, &sub, libc::O_PATH)
                 .ctx(|| format!("reopen {}", sub.display()))?;
@@ -544,6 +551,57 @@ fn verified_dev_null() -> Result<OwnedFd> {
         ));
     }
     Ok(fd)
+}
+
+/// Stdio that is the host's /dev/null is reopened as the container's own
+/// (after the root is entered), so nothing of the container points at a
+/// mount outside it: CRIU cannot dump a descriptor on a mount the
+/// container does not have, and runc does the same.
+pub fn reopen_dev_null_stdio() -> Result<()> {
+    let is_null = |st: &libc::stat| {
+        st.st_mode & libc::S_IFMT == libc::S_IFCHR
+            && nix::sys::stat::major(st.st_rdev) == 1
+            && nix::sys::stat::minor(st.st_rdev) == 3
+    };
+    let mut null: Option<OwnedFd> = None;
+    for fd in 0..3 {
+        // SAFETY: fstat on a descriptor number; an unused one gives EBADF.
+        let st = match nix::sys::stat::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) {
+            Ok(st) => st,
+            Err(_) => continue,
+        };
+        if !is_null(&st) {
+            continue;
+        }
+        if null.is_none() {
+            let fd = nix::fcntl::open(
+                "/dev/null",
+                nix::fcntl::OFlag::O_RDWR
+                    | nix::fcntl::OFlag::O_NOFOLLOW
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| "reopen stdio: open the container's /dev/null".into())?;
+            let own = nix::sys::stat::fstat(&fd).ctx(|| "fstat /dev/null".into())?;
+            if !is_null(&own) {
+                return Err(Error::msg(
+                    "/dev/null in the container is not the null device (1:3)",
+                ));
+            }
+            if own.st_dev == st.st_dev && own.st_ino == st.st_ino {
+                // Already the container's own node.
+                continue;
+            }
+            null = Some(fd);
+        }
+        let src = null.as_ref().expect("opened above");
+        // SAFETY: dup2 onto a stdio number this process owns.
+        if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(src), fd) } < 0 {
+            return Err(nix::errno::Errno::last())
+                .ctx(|| format!("reopen stdio {fd} on /dev/null"));
+        }
+    }
+    Ok(())
 }
 
 fn readonly_path(p: &Path) -> Result<()> {

@@ -11,10 +11,10 @@
 //!   keyring; `linux.mountLabel` as a `context="..."` data option of the
 //!   mounts that take one, and as the file label of an mqueue mount.
 //!
-//! Every write goes through a verified procfs handle (rootfs::procfs).
+//! Every write goes through a verified procfs handle (procfs.rs).
 
 use crate::error::{Context, Error, Result};
-use crate::rootfs::procfs::Procfs;
+use crate::procfs::Procfs;
 use oci_spec::runtime::{Process, Spec};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;
@@ -99,10 +99,17 @@ pub fn check(spec: &Spec, process: &Process) -> Result<()> {
     check_process(process)?;
     if let Some(l) = mount_label_unchecked(spec) {
         check_value("linux.mountLabel", l)?;
-        require_selinux("linux.mountLabel")?;
+        if !selinux_enabled() {
+            crate::logging::debug(MOUNT_LABEL_IGNORED);
+        }
     }
     Ok(())
 }
+
+/// linux.mountLabel without SELinux: mounts are made unlabelled, as runc
+/// and crun do (engines set the label whatever the host).
+pub const MOUNT_LABEL_IGNORED: &str =
+    "linux.mountLabel: SELinux is not enabled on this host; the label is ignored";
 
 fn mount_label_unchecked(spec: &Spec) -> Option<&str> {
     spec.linux()
@@ -110,15 +117,10 @@ fn mount_label_unchecked(spec: &Spec) -> Option<&str> {
         .and_then(|l| nonempty(l.mount_label()))
 }
 
-/// linux.mountLabel, if one is set (an error if SELinux is absent).
+/// linux.mountLabel, if one is set and SELinux is enabled (see
+/// [`MOUNT_LABEL_IGNORED`]).
 pub fn mount_label(spec: &Spec) -> Result<Option<&str>> {
-    match mount_label_unchecked(spec) {
-        Some(l) => {
-            require_selinux("linux.mountLabel")?;
-            Ok(Some(l))
-        }
-        None => Ok(None),
-    }
+    Ok(mount_label_unchecked(spec).filter(|_| selinux_enabled()))
 }
 
 /// Whether a mount of filesystem type `typ` takes the mount label as a

@@ -95,7 +95,7 @@ fn hooks_run_in_order_with_state_on_stdin() {
         let want_status = match name {
             "poststart" => "running",
             "poststop" => "stopped",
-            _ => "creating",
+            _ => "created",
         };
         assert_eq!(state["status"], json!(want_status), "{l}");
         // createContainer runs in the container's mount namespace; the others in the runtime's.

@@ -260,7 +260,7 @@ fn oom_score_adj() {
 }
 
 /// Receive one fd over SCM_RIGHTS from the first connection on `l`.
-fn recv_console_fd(l: UnixListener) -> Option<OwnedFd> {
+pub(crate) fn recv_console_fd(l: UnixListener) -> Option<OwnedFd> {
     // Accept with a deadline so a runtime that never connects fails the
     // test instead of hanging it.
     l.set_nonblocking(true).unwrap();
@@ -298,7 +298,7 @@ fn recv_console_fd(l: UnixListener) -> Option<OwnedFd> {
 }
 
 /// Read from a pty master until EOF/EIO or the deadline.
-fn read_pty(fd: &OwnedFd, timeout: Duration) -> String {
+pub(crate) fn read_pty(fd: &OwnedFd, timeout: Duration) -> String {
     let deadline = Instant::now() + timeout;
     let mut out = Vec::new();
     let mut f = fs::File::from(fd.try_clone().unwrap());

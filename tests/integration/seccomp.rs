@@ -9,6 +9,7 @@ use std::io::{IoSliceMut, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A bundle with a writable root and the given seccomp config.
@@ -331,8 +332,191 @@ fn notify_with_unreachable_listener_fails_create() {
     }));
     let id = unique_id("sc-badlistener");
     let o = rt.create(&b, &id).fail();
-    assert!(o.stderr.contains("listenerPath"), "{o}");
+    if runtime_is_hull() {
+        assert!(
+            o.stderr.contains("the seccomp agent could not be reached"),
+            "{o}"
+        );
+        assert!(o.stderr.contains("linux.seccomp.listenerPath"), "{o}");
+    }
     assert!(o.stderr.contains("missing.sock"), "{o}");
+    assert!(rt.state(&id).is_err(), "{id} left behind");
+}
+
+/// SCMP_ACT_NOTIFY on a syscall hull itself makes between loading the
+/// filter and the agent holding the notify fd would hang the container:
+/// refused at create, before anything is made.
+#[test]
+fn notify_on_syscalls_hull_needs_is_refused() {
+    let rt = Runtime::new();
+    let dir = TempDir::new("sc-agent");
+    let sock = dir.path().join("agent.sock");
+    let _listener = UnixListener::bind(&sock).expect("bind agent socket");
+    for name in ["write", "sendmsg", "close"] {
+        if name != "write" && !runtime_is_hull() {
+            continue;
+        }
+        let b = bundle(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "syscalls": [{ "names": [name], "action": "SCMP_ACT_NOTIFY" }]
+        }));
+        let id = unique_id("sc-notify-needed");
+        let o = rt.create(&b, &id).fail();
+        let want = format!("SCMP_ACT_NOTIFY cannot be used for the {name} syscall");
+        assert!(o.stderr.contains(&want), "{o}");
+        if runtime_is_hull() {
+            assert!(o.stderr.contains("/linux/seccomp/syscalls/0/action"), "{o}");
+        }
+        assert!(rt.state(&id).is_err(), "{id} left behind");
+    }
+}
+
+/// startContainer hooks run inside the container under its filter (as in
+/// runc), with and without noNewPrivileges; `run` reports the failure.
+#[test]
+fn start_container_hook_runs_under_the_filter() {
+    if !hull_only("startContainer hooks (runc 1.1 lacks them)") {
+        return;
+    }
+    let rt = Runtime::new();
+    let hook = json!({ "path": "/bin/sh", "args": ["sh", "-c", "mkdir /dev/shm/foo"] });
+    for nnp in [true, false] {
+        let mut b = bundle(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL" }]
+        }));
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.config["hooks"] = json!({ "startContainer": [hook] });
+        b.set_args(&["sh", "-c", "echo container-ran"]);
+        let id = unique_id("sc-hook");
+        let o = rt.run_with(&b, &id, &[]).fail();
+        assert!(o.stderr.contains("startContainer[0]"), "nnp {nnp}: {o}");
+        assert!(
+            o.stderr.to_lowercase().contains("bad system call"),
+            "nnp {nnp}: {o}"
+        );
+        assert!(!o.stdout.contains("container-ran"), "nnp {nnp}: {o}");
+        // Control: the same hook without the rule succeeds.
+        let mut b = bundle(deny(&["rmdir"], 1));
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.config["hooks"] = json!({ "startContainer": [hook] });
+        b.set_args(&["sh", "-c", "[ -d /dev/shm/foo ] && echo container-ran"]);
+        let o = rt.run_with(&b, &unique_id("sc-hook"), &[]).ok();
+        assert!(o.stdout.contains("container-ran"), "nnp {nnp}: {o}");
+    }
+}
+
+/// A startContainer hook of a container with a notify listener gets only
+/// stdio: no notify fd, no descriptor of hull's.
+#[test]
+fn start_container_hook_gets_no_extra_fd() {
+    if !hull_only("startContainer hooks (runc 1.1 lacks them)") {
+        return;
+    }
+    let rt = Runtime::new();
+    let dir = TempDir::new("sc-agent");
+    let sock = dir.path().join("agent.sock");
+    let listener = UnixListener::bind(&sock).expect("bind agent socket");
+    for nnp in [true, false] {
+        let mut b = bundle(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "syscalls": [{ "names": ["getpgid"], "action": "SCMP_ACT_NOTIFY" }]
+        }));
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        let out = b.out_dir();
+        // The hook's shell lists its descriptors (through ls, whose own
+        // directory fd is not the shell's).
+        b.config["hooks"] = json!({ "startContainer": [{ "path": "/bin/sh",
+            "args": ["sh", "-c", "exec >/out/fds; ls /proc/$$/fd; ls -l /proc/$$/fd >&2"] }] });
+        b.set_args(&["true"]);
+        let id = unique_id("sc-hook-fds");
+        rt.create(&b, &id).ok();
+        rt.start(&id).ok();
+        let (_state, _fd) = receive_state(&listener);
+        let fds = wait_file_contains(&out.join("fds"), "\n", Duration::from_secs(20))
+            .or_else(|| fs::read_to_string(out.join("fds")).ok())
+            .unwrap_or_default();
+        // fd 1 is /out/fds itself.
+        let fds: Vec<&str> = fds.split_whitespace().collect();
+        rt.delete_force(&id);
+        assert_eq!(fds, ["0", "1", "2"], "nnp {nnp}: {fds:?}");
+    }
+}
+
+/// A static program in the rootfs, built once per test run.
+fn seccomp_probe() -> PathBuf {
+    static PROBE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let src =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/seccomp_probe.rs");
+            let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seccomp-probe");
+            let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+            let o = std::process::Command::new(&rustc)
+                .args([
+                    "--edition",
+                    "2021",
+                    "-O",
+                    "-C",
+                    "target-feature=+crt-static",
+                    "-o",
+                ])
+                .arg(&bin)
+                .arg(&src)
+                .output()
+                .unwrap_or_else(|e| panic!("run {rustc:?}: {e}"));
+            assert!(
+                o.status.success(),
+                "build the seccomp probe: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            bin
+        })
+        .clone()
+}
+
+/// runc's own default-ERRNO test, from raw syscalls: a long allow list
+/// (every x86_64 syscall below clone3's number except the probed ones),
+/// per-rule errnoRet, MASKED_EQ rules ORed, conditions in a rule ANDed,
+/// and ENOSYS for syscalls newer than the profile (glibc's clone3
+/// fallback to clone keeps threads working).
+#[test]
+fn errno_default_long_allowlist_from_raw_syscalls() {
+    let rt = Runtime::new();
+    let probed = ["getpgrp", "getppid", "socket", "process_vm_readv", "kcmp"];
+    let clone3 = hull::security::seccomp::native_syscall("clone3").unwrap();
+    let allow: Vec<&str> = hull::security::seccomp::native_syscall_names()
+        .into_iter()
+        .filter(|n| !probed.contains(n))
+        .filter(|n| hull::security::seccomp::native_syscall(n).unwrap() < clone3)
+        .collect();
+    assert!(allow.len() > 300, "{}", allow.len());
+    let masked = |mask: u64, want: u64| {
+        json!({ "names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                "args": [{ "index": 2, "value": mask, "valueTwo": want, "op": "SCMP_CMP_MASKED_EQ" }] })
+    };
+    let eq =
+        |index: u32, value: u64| json!({ "index": index, "value": value, "op": "SCMP_CMP_EQ" });
+    let mut b = bundle(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            { "names": allow, "action": "SCMP_ACT_ALLOW" },
+            { "names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOANO },
+            masked(0xff00, 0),
+            masked(0xff00, 0x100),
+            masked(0xffff_ffff_0000_0000, 0x5_0000_0000),
+            { "names": ["process_vm_readv"], "action": "SCMP_ACT_ALLOW", "args": [eq(0, 100)] },
+            { "names": ["process_vm_readv"], "action": "SCMP_ACT_ALLOW", "args": [eq(0, 9001)] },
+            { "names": ["kcmp"], "action": "SCMP_ACT_ALLOW", "args": [eq(0, 0), eq(1, 1337)] },
+        ]
+    }));
+    fs::copy(seccomp_probe(), b.rootfs().join("bin/seccomp-probe")).unwrap();
+    let (code, out, err) = rt.run_container(&mut b, &["/bin/seccomp-probe"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("19 checks, 0 mismatches"), "{out}{err}");
 }
 
 fn poll_in(fd: RawFd, timeout: Duration) -> bool {

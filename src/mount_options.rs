@@ -1,5 +1,7 @@
 //! Mount options of config.md's table, turned into mount(2) flags,
-//! propagation changes, recursive attributes and filesystem data.
+//! propagation changes, recursive attributes and filesystem data; and the
+//! propagation names of `rootfsPropagation`. A leaf: the spec checks, the
+//! rootfs set-up and `features` all read mount options through it.
 
 use nix::mount::MsFlags;
 
@@ -148,6 +150,87 @@ pub fn parse(options: &[String]) -> MountOptions {
     o
 }
 
+/// Every mount option [`parse`] understands.
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "idmap",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "remount",
+    "rexec",
+    "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
+];
+
+/// The mount flags of a propagation name ("rslave", ...); None if unknown.
+pub fn propagation_flags(name: &str) -> Option<MsFlags> {
+    Some(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +256,16 @@ mod tests {
         let o = parse(&v(&["ro", "rw"]));
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
         assert!(o.cleared.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn every_listed_mount_option_is_understood() {
+        for o in super::MOUNT_OPTIONS {
+            let parsed = super::parse(&[o.to_string()]);
+            assert!(
+                parsed.data.is_empty(),
+                "{o} would be passed to the filesystem as data"
+            );
+        }
     }
 }

@@ -11,10 +11,10 @@
 //! read with readlinkat and its digits checked, never followed), no mount
 //! is crossed, and the opened file is checked to be on procfs again.
 
-use super::paths::{
+use crate::error::{Context, Error, Result};
+use crate::openat2::{
     RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, openat2,
 };
-use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
 use nix::sys::statfs::{FsType, PROC_SUPER_MAGIC};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
