@@ -132,7 +132,15 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
         Ok(None) => Ok(pid),
         Ok(Some(Msg::Error { msg })) => Err(Error::Msg(msg)),
         Ok(Some(Msg::ExecFailed { errno })) => Err(Error::Sys {
-            context: format!("exec {:?}", t.process.args().as_deref().unwrap_or_default().first().map_or("", |a| a.as_str())),
+            context: format!(
+                "exec {:?}",
+                t.process
+                    .args()
+                    .as_deref()
+                    .unwrap_or_default()
+                    .first()
+                    .map_or("", |a| a.as_str())
+            ),
             errno: nix::errno::Errno::from_raw(errno),
         }),
         Ok(Some(other)) => Err(Error::msg(format!("exec: unexpected {other:?}"))),

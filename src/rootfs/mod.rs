@@ -454,10 +454,17 @@ pub fn finalize(spec: &Spec) -> Result<()> {
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         let mut keys: Vec<&String> = sysctl.keys().collect();
         keys.sort();
-        for key in keys {
-            let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            std::fs::write(&path, &sysctl[key])
-                .ctx(|| format!("linux.sysctl[{key:?}]: write {:?} to {path}", sysctl[key]))?;
+        // Through the verified procfs handle: never a file a volume or a
+        // symlink put at /proc.
+        let proc = if keys.is_empty() {
+            None
+        } else {
+            Some(crate::procfs::Procfs::open().map_err(|e| e.wrap("linux.sysctl"))?)
+        };
+        for (key, proc) in keys.into_iter().zip(proc.iter().cycle()) {
+            let rel = format!("sys/{}", key.replace('.', "/"));
+            proc.write_file(&rel, sysctl[key].as_bytes())
+                .map_err(|e| e.wrap(format!("linux.sysctl[{key:?}]: {:?}", sysctl[key])))?;
         }
     }
     for (i, p) in linux

@@ -154,8 +154,7 @@ pub fn label_exposure(p: &oci_spec::runtime::Process) -> Option<String> {
     if set(p.apparmor_profile()) {
         return Some("process.apparmorProfile applies at the program's execve".into());
     }
-    set(p.selinux_label())
-        .then(|| "process.selinuxLabel applies at the program's execve".into())
+    set(p.selinux_label()).then(|| "process.selinuxLabel applies at the program's execve".into())
 }
 
 /// /proc/<pid>/status "CapBnd" or "CapPrm" includes CAP_SYS_PTRACE.

@@ -212,7 +212,8 @@ impl Trampoline {
         report: RawFd,
     ) -> nix::errno::Errno {
         let fd = CString::new(report.to_string()).expect("digits");
-        let mut args: Vec<*mut libc::c_char> = vec![fd.as_ptr().cast_mut(), exe.as_ptr().cast_mut()];
+        let mut args: Vec<*mut libc::c_char> =
+            vec![fd.as_ptr().cast_mut(), exe.as_ptr().cast_mut()];
         args.extend(argv.iter().map(|a| a.as_ptr().cast_mut()));
         args.push(std::ptr::null_mut());
         let mut env: Vec<*mut libc::c_char> = envp.iter().map(|e| e.as_ptr().cast_mut()).collect();
@@ -234,8 +235,8 @@ impl Trampoline {
         // A seccomp profile may allow execve but not execveat: the same
         // memfd through the container's procfs, when it has one.
         if matches!(err, nix::errno::Errno::EPERM | nix::errno::Errno::ENOSYS) {
-            let path = CString::new(format!("/proc/self/fd/{}", self.memfd.as_raw_fd()))
-                .expect("digits");
+            let path =
+                CString::new(format!("/proc/self/fd/{}", self.memfd.as_raw_fd())).expect("digits");
             // SAFETY: as above.
             unsafe { libc::execve(path.as_ptr(), args.as_ptr().cast(), env.as_ptr().cast()) };
             err = nix::errno::Errno::last();

@@ -904,7 +904,11 @@ fn full_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd, usize) {
 }
 
 /// Runs the runtime with stdout and stderr on `w`; returns its exit status.
-fn run_into_pipe(rt: &Runtime, args: &[&str], w: &std::os::fd::OwnedFd) -> std::process::ExitStatus {
+fn run_into_pipe(
+    rt: &Runtime,
+    args: &[&str],
+    w: &std::os::fd::OwnedFd,
+) -> std::process::ExitStatus {
     let mut c = rt.command(args);
     c.stdin(std::process::Stdio::null())
         .stdout(w.try_clone().unwrap())
@@ -983,7 +987,13 @@ fn script_attack(protection: &str, how: Script) -> ScriptAttack {
     rf.read_exact(&mut filler).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: fcntl on a descriptor the test owns.
-    unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&rf), libc::F_SETFL, libc::O_NONBLOCK) };
+    unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&rf),
+            libc::F_SETFL,
+            libc::O_NONBLOCK,
+        )
+    };
     let mut rest = Vec::new();
     let _ = rf.read_to_end(&mut rest);
     drop(rf);
@@ -1066,4 +1076,100 @@ fn exe_script_as_entrypoint_succeeds_without_protection() {
         return;
     }
     assert_script_overwrote(&script_attack("off", Script::Entrypoint));
+}
+
+// ---------------------------------------------------------------------------
+// CVE-2019-16884 / CVE-2023-28642: /proc in the rootfs is a symlink.
+// ---------------------------------------------------------------------------
+
+/// `/proc -> /fakeproc`, and a host volume bound at /fakeproc holding the
+/// files hull would write (a sysctl and oom_score_adj): following the link
+/// would mount procfs under the volume and send hull's writes into it. The
+/// destination is refused, and the volume is unchanged.
+#[test]
+fn proc_symlink_to_a_volume_is_refused() {
+    let parent = CgroupParent::new();
+    let rt = Runtime::new();
+    let id = unique_id("fakeproc");
+    let volume = TempDir::new("fakeproc-vol");
+    for (f, text) in [
+        ("sys/kernel/domainname", "host-value\n"),
+        ("self/oom_score_adj", "0\n"),
+    ] {
+        let p = volume.path().join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, text).unwrap();
+    }
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(parent.child(&id));
+    b.config["linux"]["sysctl"] = json!({"kernel.domainname": "evil"});
+    b.config["process"]["oomScoreAdj"] = json!(999);
+    b.bind(volume.path(), "/fakeproc", &["rw"]);
+    fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    fs::create_dir(b.rootfs().join("fakeproc")).unwrap();
+    symlink("/fakeproc", b.rootfs().join("proc")).unwrap();
+    let o = rt.create(&b, &id);
+    assert_eq!(
+        read_trim(&volume.path().join("sys/kernel/domainname")),
+        "host-value",
+        "a sysctl write reached the volume: {o}"
+    );
+    assert_eq!(
+        read_trim(&volume.path().join("self/oom_score_adj")),
+        "0",
+        "the oom_score_adj write reached the volume: {o}"
+    );
+    let o = crate::errors::assert_failed_cleanly(&rt, &b, &parent, &id, o);
+    if runtime_is_hull() {
+        assert!(
+            o.stderr.contains("/proc is a symlink")
+                && o.stderr
+                    .contains("must be mounted on an ordinary directory"),
+            "{o}"
+        );
+    }
+}
+
+/// A dangling `/proc -> /symlink`: the same clear refusal, not an ENOENT.
+#[test]
+fn dangling_proc_symlink_is_refused_clearly() {
+    let parent = CgroupParent::new();
+    let rt = Runtime::new();
+    let id = unique_id("danglingproc");
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(parent.child(&id));
+    fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    symlink("/symlink", b.rootfs().join("proc")).unwrap();
+    let o = crate::errors::assert_failed_cleanly(&rt, &b, &parent, &id, rt.create(&b, &id));
+    if runtime_is_hull() {
+        assert!(
+            o.stderr
+                .contains("/proc is a symlink (to \"/symlink\"): proc must be mounted on an ordinary directory"),
+            "{o}"
+        );
+    }
+    assert!(
+        !b.rootfs().join("symlink").exists(),
+        "the link was followed"
+    );
+}
+
+/// The same for /sys (sysfs).
+#[test]
+fn sys_symlink_is_refused() {
+    let parent = CgroupParent::new();
+    let rt = Runtime::new();
+    let id = unique_id("sysln");
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(parent.child(&id));
+    fs::remove_dir(b.rootfs().join("sys")).unwrap();
+    symlink("/tmp", b.rootfs().join("sys")).unwrap();
+    let o = crate::errors::assert_failed_cleanly(&rt, &b, &parent, &id, rt.create(&b, &id));
+    if runtime_is_hull() {
+        assert!(
+            o.stderr
+                .contains("sysfs must be mounted on an ordinary directory"),
+            "{o}"
+        );
+    }
 }
