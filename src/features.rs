@@ -24,7 +24,13 @@ pub fn document() -> Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],
             "capabilities": capabilities(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "cgroup": {
+                "v1": true,
+                "v2": true,
+                "systemd": crate::cgroups::systemd::available(false),
+                "systemdUser": crate::cgroups::systemd::available(true),
+                "rdma": false
+            },
             "seccomp": crate::security::seccomp_features(),
             "apparmor": {"enabled": lsm::apparmor_enabled()},
             "selinux": {"enabled": lsm::selinux_enabled()},

@@ -4,6 +4,7 @@
 pub mod devices;
 pub mod resources;
 mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -62,6 +63,11 @@ pub trait Manager {
     fn is_skipped(&self) -> bool {
         false
     }
+    /// The cgroup path the container was placed in, when it is known only
+    /// after placement (systemd decides where a scope goes).
+    fn placed_path(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Stands in when cgroup setup was skipped (no permission, no resources).
@@ -91,7 +97,8 @@ impl Manager for Skipped {
     }
     fn set_frozen(&self, _: bool) -> Result<()> {
         Err(Error::msg(
-            "the container has no cgroup (hull could not create one)",
+            "pause and resume need the cgroup freezer, and this container has no cgroup \
+             (hull could not create one: no permission, e.g. rootless with no delegated cgroup)",
         ))
     }
     fn apply_devices(&self, _: &[devices::Rule]) -> Result<()> {
@@ -121,7 +128,15 @@ fn is_permission_error(e: &Error) -> bool {
 /// device rules. Without permission to create cgroups (rootless, no
 /// delegation) and with nothing to limit, cgroup setup is skipped.
 pub fn setup(path: &str, resources: Option<&LinuxResources>) -> Result<Box<dyn Manager>> {
-    let m = manager(path);
+    setup_with(manager(path), path, resources)
+}
+
+/// `setup` with a given manager (the systemd driver's).
+pub fn setup_with(
+    m: Box<dyn Manager>,
+    path: &str,
+    resources: Option<&LinuxResources>,
+) -> Result<Box<dyn Manager>> {
     if let Err(e) = m.create() {
         if !is_permission_error(&e) {
             return Err(e);
@@ -240,7 +255,7 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str) -> Result<String> {
     }
     if p.contains(':') && !p.starts_with('/') {
         return Err(Error::msg(format!(
-            "linux.cgroupsPath {p:?}: the slice:prefix:name form needs --systemd-cgroup, which hull does not support yet"
+            "linux.cgroupsPath {p:?}: the slice:prefix:name form is the systemd driver's: it needs --systemd-cgroup"
         )));
     }
     let clean = clean_path(&p)?;
@@ -283,13 +298,7 @@ fn own_cgroup() -> Result<String> {
     let text =
         std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
     let mut first = None;
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("/"),
-        );
+    for (ctrls, path) in crate::procinfo::cgroup_entries(&text) {
         if host_version() == Version::V2 && ctrls.is_empty() {
             return Ok(path.to_string());
         }

@@ -4,6 +4,7 @@
 use super::resources::{Dir, v1_bytes, write_field};
 use super::{Manager, pids_value, read_pids, rmdir_retry, write_file};
 use crate::error::{Context, Error, Result};
+use crate::procinfo;
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxResources,
 };
@@ -30,6 +31,23 @@ impl Hierarchy {
         let rel = path.strip_prefix(self.root.as_str()).unwrap_or(path);
         self.mount_point.join(rel.trim_start_matches('/'))
     }
+
+    /// The cgroup path that a `/proc/PID/cgroup` text gives for this
+    /// hierarchy (matched by its set of controllers; "0::" for cgroup2).
+    pub fn path_in(&self, proc_cgroup: &str) -> Option<String> {
+        proc_cgroup.lines().find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let same = if self.is_v2 {
+                ctrls.is_empty()
+            } else {
+                !ctrls.is_empty()
+                    && ctrls.split(',').count() == self.controllers.len()
+                    && ctrls.split(',').all(|c| self.has(c))
+            };
+            same.then(|| path.to_string())
+        })
+    }
 }
 
 /// Every cgroup hierarchy mounted in this mount namespace.
@@ -37,25 +55,17 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .ctx(|| "read /proc/self/mountinfo".into())?;
     let mut out: Vec<Hierarchy> = Vec::new();
-    for line in text.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        if pre.len() < 5 || post.len() < 3 {
-            continue;
-        }
-        let fstype = post[0];
+    for m in text.lines().filter_map(procinfo::mountinfo_line) {
+        let fstype = m.fstype;
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
-        let mount_point = PathBuf::from(unescape(pre[4]));
+        let mount_point = PathBuf::from(m.mount_point);
         if out.iter().any(|h| h.mount_point == mount_point) {
             continue;
         }
         let controllers = if fstype == "cgroup" {
-            post[2]
+            m.super_options
                 .split(',')
                 .filter(|o| {
                     !matches!(*o, "rw" | "ro" | "relatime" | "noexec" | "nosuid" | "nodev")
@@ -72,7 +82,7 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
         };
         out.push(Hierarchy {
             mount_point,
-            root: unescape(pre[3]),
+            root: m.root,
             controllers,
             is_v2: fstype == "cgroup2",
         });
@@ -88,26 +98,6 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
         nix::sys::statfs::statfs(&h.mount_point).is_ok_and(|s| s.filesystem_type() == want)
     });
     Ok(out)
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
-        {
-            out.push(v);
-            i += 4;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub struct V1Manager {
@@ -686,5 +676,38 @@ impl Manager for V1Manager {
         self.hierarchies
             .iter()
             .any(|h| h.dir_of(&self.path).exists())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hierarchy(controllers: &[&str], is_v2: bool) -> Hierarchy {
+        Hierarchy {
+            mount_point: PathBuf::from("/sys/fs/cgroup/x"),
+            root: "/".into(),
+            controllers: controllers.iter().map(|c| c.to_string()).collect(),
+            is_v2,
+        }
+    }
+
+    const PROC_CGROUP: &str = "9:name=systemd:/user/1000\n\
+        4:cpuacct,cpu:/a/b\n\
+        3:cpuset:/\n\
+        1:memory:/m\n\
+        0::/unified\n";
+
+    #[test]
+    fn path_in_matches_the_set_of_controllers() {
+        let cpu = hierarchy(&["cpu", "cpuacct"], false);
+        assert_eq!(cpu.path_in(PROC_CGROUP).as_deref(), Some("/a/b"));
+        let named = hierarchy(&["name=systemd"], false);
+        assert_eq!(named.path_in(PROC_CGROUP).as_deref(), Some("/user/1000"));
+        let v2 = hierarchy(&[], true);
+        assert_eq!(v2.path_in(PROC_CGROUP).as_deref(), Some("/unified"));
+        // "cpu" alone is not the "cpu,cpuacct" hierarchy.
+        assert_eq!(hierarchy(&["cpu"], false).path_in(PROC_CGROUP), None);
+        assert_eq!(hierarchy(&["pids"], false).path_in(PROC_CGROUP), None);
     }
 }

@@ -87,11 +87,17 @@ fn dev_kind(t: &str) -> &'static str {
 /// `cgroupsPath` and the limits the kernel refuses.
 pub(super) fn resources(c: &Ctx, r: &mut Report) {
     if let Some(p) = c.str("/linux/cgroupsPath") {
-        if p.contains(':') && !p.starts_with('/') {
+        if crate::cgroups::systemd::requested() {
+            if let Err(e) = crate::cgroups::systemd::unit::parse(Some(p), "ID", false) {
+                let msg = e.to_string();
+                let msg = msg.strip_prefix("linux.cgroupsPath ").unwrap_or(&msg);
+                r.error("/linux/cgroupsPath", msg.to_string(), None);
+            }
+        } else if p.contains(':') && !p.starts_with('/') {
             r.error(
                 "/linux/cgroupsPath",
-                format!("{p:?}: the slice:prefix:name form needs --systemd-cgroup, which hull does not support yet"),
-                Some("use a cgroupfs path such as \"/mygroup/ctr\"".into()),
+                format!("{p:?}: the slice:prefix:name form is the systemd driver's: it needs --systemd-cgroup"),
+                Some("pass --systemd-cgroup, or use a cgroupfs path such as \"/mygroup/ctr\"".into()),
             );
         }
         if p.split('/').any(|s| s == "..") {

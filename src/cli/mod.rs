@@ -24,7 +24,7 @@ mod update;
 
 pub use update::UpdateArgs;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::logging;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ const VERSION: &str = concat!(
     env!("HULL_COMMIT"),
     "\nspec: 1.3.0",
     "\nseccomp: built-in BPF compiler (no libseccomp)",
-    "\ncgroup: cgroupfs (v1, v2 and hybrid hosts; no systemd driver)"
+    "\ncgroup: cgroupfs (v1, v2 and hybrid hosts) and systemd (--systemd-cgroup)"
 );
 
 #[derive(Parser, Debug)]
@@ -67,7 +67,8 @@ pub struct Cli {
     /// Emit debug records.
     #[arg(long, global = true)]
     debug: bool,
-    /// Use the systemd cgroup driver (not supported yet: refused when a container is created).
+    /// Use the systemd cgroup driver: linux.cgroupsPath is "slice:prefix:name" and the container
+    /// lives in the transient scope unit prefix-name.scope (later commands find it in the state).
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Rootless mode: true, false or auto.
@@ -182,31 +183,17 @@ pub fn main() -> i32 {
     }
 }
 
-fn refuse_systemd(cli_flag: bool) -> Result<()> {
-    if cli_flag {
-        return Err(Error::msg(
-            "--systemd-cgroup: the systemd cgroup driver is not supported yet (this host has no systemd); use the cgroupfs driver",
-        ));
-    }
-    Ok(())
-}
-
 fn dispatch(cli: Cli) -> Result<i32> {
     cli.check()?;
+    crate::cgroups::systemd::set_requested(cli.systemd_cgroup);
     // `spec`, `features` and `check` need no state directory.
     let root = match &cli.command {
         Command::Spec(_) | Command::Features | Command::Check(_) => PathBuf::new(),
         _ => crate::container::state_root(cli.root, cli.rootless.as_deref())?,
     };
     match cli.command {
-        Command::Create(a) => {
-            refuse_systemd(cli.systemd_cgroup)?;
-            create::run(root, a)
-        }
-        Command::Run(a) => {
-            refuse_systemd(cli.systemd_cgroup)?;
-            run::run(root, a)
-        }
+        Command::Create(a) => create::run(root, a),
+        Command::Run(a) => run::run(root, a),
         Command::Exec(a) => exec::run(root, *a),
         Command::Features => features::run(),
         Command::Update(a) => update::run(&root, *a),
@@ -221,7 +208,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::List(a) => list::run(&root, a),
         Command::Checkpoint(a) => checkpoint::run(root, *a),
         Command::Restore(a) => {
-            refuse_systemd(cli.systemd_cgroup)?;
+            if cli.systemd_cgroup {
+                return Err(crate::error::Error::msg(
+                    "--systemd-cgroup: restore does not support the systemd cgroup driver (CRIU places the restored processes itself); restore with the cgroupfs driver",
+                ));
+            }
             restore::run(root, *a)
         }
         Command::Spec(a) => spec::run(a),

@@ -403,6 +403,7 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
         cgroup_path: cgroup_path.clone(),
         own_pid_ns,
         resources: None,
+        systemd_unit: None,
     };
     let (dir, lock) = Container::create(&o.root, &o.id, &state)?;
     let cgroup_existed = cgroups::manager(&cgroup_path).exists();
@@ -534,7 +535,7 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
         }
         state.status = Status::Running;
         state.pid = restored_pid;
-        state.pid_start_time = super::process_start_time(restored_pid).unwrap_or(0);
+        state.pid_start_time = crate::procinfo::start_time(restored_pid).unwrap_or(0);
         write_state(&dir, &state)?;
         if let Some(p) = &o.pid_file {
             super::lifecycle::write_pid_file(p, restored_pid)?;

@@ -90,7 +90,7 @@ pub fn update(root: &Path, id: &str, changes: &oci_spec::runtime::LinuxResources
     // 0 where engines mean "not set" changes nothing, as in config.json.
     crate::spec::clear_unset_resources(&mut changes);
     let merged = cgroups::resources::merge(&current_resources(&c)?, &changes)?;
-    let m = cgroups::manager(&c.state.cgroup_path);
+    let m = c.cgroup();
     if !m.exists() {
         return Err(Error::msg(format!(
             "cannot update container \"{id}\": it has no cgroup"

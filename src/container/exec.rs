@@ -103,7 +103,7 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         // A container killed while hull joins it makes the joins fail
         // obscurely (clone3 into a dead pid namespace is ENOMEM, the stage
         // dies: EPIPE): say what happened.
-        if super::process_matches(pid, start_time) && !super::process_exiting(pid) {
+        if super::process_matches(pid, start_time) && !crate::procinfo::exiting(pid) {
             e
         } else {
             Error::msg(format!(

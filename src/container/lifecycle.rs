@@ -98,14 +98,26 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
     if let Some(path) = &o.console_socket {
         o.console_fd = Some(connect_console(path)?);
     }
-    let cgroup_path = cgroups::resolve_path(
-        bundle
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.cgroups_path().as_deref()),
-        &o.id,
-    )?;
+    let cgroups_path = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_deref());
+    // The systemd driver: a scope unit, whose cgroup path is systemd's
+    // choice (the expected one until the unit has started).
+    let systemd_unit = if cgroups::systemd::requested() {
+        Some(cgroups::systemd::unit::parse(
+            cgroups_path.map(|p| p.to_string_lossy()).as_deref(),
+            &o.id,
+            cgroups::systemd::bus::use_user_instance(),
+        )?)
+    } else {
+        None
+    };
+    let cgroup_path = match &systemd_unit {
+        Some(u) => u.cgroup.clone(),
+        None => cgroups::resolve_path(cgroups_path, &o.id)?,
+    };
     let own_pid_ns = bundle
         .spec
         .linux()
@@ -132,13 +144,21 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         cgroup_path: cgroup_path.clone(),
         own_pid_ns,
         resources: None,
+        systemd_unit: systemd_unit.as_ref().map(|u| u.unit.clone()),
     };
     let (dir, lock) = Container::create(&o.root, &o.id, &state)?;
-    let cgroup = cgroups::manager(&cgroup_path);
+    let new_manager = || -> Box<dyn cgroups::Manager> {
+        match &systemd_unit {
+            Some(u) => Box::new(cgroups::systemd::SystemdManager::new(u.clone())),
+            None => cgroups::manager(&cgroup_path),
+        }
+    };
+    let cgroup = new_manager();
     let cgroup_existed = cgroup.exists();
     let result = (|| -> Result<Container> {
         let cg_started = std::time::Instant::now();
-        let cgroup = cgroups::setup(
+        let cgroup = cgroups::setup_with(
+            new_manager(),
             &cgroup_path,
             bundle
                 .spec
@@ -170,9 +190,12 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             inherited_fds: listen + o.preserve_fds,
             listen_fds: listen,
         })?;
+        if let Some(p) = cgroup.placed_path() {
+            state.cgroup_path = p;
+        }
         state.status = Status::Created;
         state.pid = launched.pid;
-        state.pid_start_time = super::process_start_time(launched.pid).unwrap_or(0);
+        state.pid_start_time = crate::procinfo::start_time(launched.pid).unwrap_or(0);
         let state = state.clone();
         let container = Container::from_parts(dir.clone(), state, lock);
         // The init must be killed if anything below fails.
@@ -374,7 +397,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 
 /// Removes the cgroup (killing anything left in it) and the state dir.
 pub fn destroy(c: &Container) -> Result<()> {
-    cgroups::manager(&c.state.cgroup_path).destroy()?;
+    c.cgroup().destroy()?;
     c.run_hooks_warn(crate::hooks::Kind::Poststop, "stopped");
     c.remove_dir()
 }

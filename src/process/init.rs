@@ -185,8 +185,11 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     if cfg.cgroup_self_join {
         cfg.cgroup.join_self_v1()?;
     }
-    let in_userns =
-        cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
+    // Also true when hull itself was started in a user namespace (rootless
+    // podman runs the runtime in its own): mknod is refused there too.
+    let in_userns = cfg.plan.creates(LinuxNamespaceType::User)
+        || cfg.plan.joins(LinuxNamespaceType::User)
+        || crate::namespaces::in_child_user_namespace();
     // Outside a user namespace /proc/self stays root's either way: protect
     // the image at once. In one, later writes to /proc/self (oom_score_adj,
     // mode 0644) need it dumpable: becoming root in the new user namespace
@@ -219,7 +222,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         spec,
         rootfs: cfg.rootfs,
         bundle: cfg.bundle,
-        cgroup_view: &|| cgroup_view(cfg.cgroup_path),
+        cgroup_view: &|| cgroup_view(cfg.cgroup_path, !cfg.cgroup.is_skipped(), cfg.rootfs),
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         in_userns,
         idmapped: cfg.idmapped,
@@ -273,7 +276,7 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // to a non-root user clears from the effective set: install it just
     // before the uid change, so the profile also governs the rest of the
     // set-up (setgroups, setres[ug]id, capset, prctl, the ready message,
-    // accept4, fcntl, close_range, execve).
+    // accept4, startContainer hooks, fcntl, execve; close_range comes first).
     let nnp = process.no_new_privileges().unwrap_or(false);
     attrs::close_on_exec_from_3();
     // Made before seccomp may be in place (apply_process installs it
@@ -347,20 +350,44 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
 
 /// What a "cgroup" mount in the rootfs shows: the container's cgroup
 /// directory on a cgroup2 host, else each v1 hierarchy's.
-fn cgroup_view(path: &str) -> Result<rootfs::CgroupView> {
+fn cgroup_view(
+    path: &str,
+    has_cgroup: bool,
+    rootfs: &std::path::Path,
+) -> Result<rootfs::CgroupView> {
     use crate::cgroups;
     if cgroups::host_version() == cgroups::Version::V2 {
-        let dir = std::path::Path::new(cgroups::CGROUP_ROOT).join(path.trim_start_matches('/'));
-        return Ok(rootfs::CgroupView::V2 { dir });
+        let root = std::path::Path::new(cgroups::CGROUP_ROOT);
+        return Ok(if has_cgroup {
+            rootfs::CgroupView::V2 {
+                dir: root.join(path.trim_start_matches('/')),
+                read_only: false,
+            }
+        } else {
+            rootfs::CgroupView::V2 {
+                dir: root.to_path_buf(),
+                read_only: true,
+            }
+        });
     }
+    // Where the init is now: its own cgroup, or where the caller left it
+    // when it has none. Only existing directories: never a path hull did
+    // not create.
+    let current =
+        std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
     Ok(rootfs::CgroupView::V1(
         cgroups::v1_hierarchies()?
             .iter()
-            .filter(|h| !h.is_v2)
+            // Not the copies that a bind of /sys into the rootfs made.
+            .filter(|h| !h.is_v2 && !h.mount_point.starts_with(rootfs))
             .map(|h| rootfs::CgroupV1Dir {
                 mount_point: h.mount_point.clone(),
                 controllers: h.controllers.clone(),
-                dir: h.dir_of(path),
+                dir: h
+                    .path_in(&current)
+                    .map(|p| h.dir_of(&p))
+                    .filter(|d| d.is_dir())
+                    .unwrap_or_else(|| h.mount_point.clone()),
             })
             .collect(),
     ))

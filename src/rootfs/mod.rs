@@ -41,8 +41,9 @@ fn root_propagation(spec: &Spec) -> Option<MsFlags> {
 /// What a mount of type "cgroup" shows, told by the caller: the rootfs
 /// mounts cgroupfs but does not manage cgroups.
 pub enum CgroupView {
-    /// A pure cgroup v2 host: the container's cgroup directory.
-    V2 { dir: PathBuf },
+    /// A pure cgroup v2 host: the container's cgroup directory, or the
+    /// cgroup2 root, read-only, for a container without a cgroup.
+    V2 { dir: PathBuf, read_only: bool },
     /// A cgroup v1 host: each v1 hierarchy.
     V1(Vec<CgroupV1Dir>),
 }
@@ -332,7 +333,9 @@ fn mount_setattr_recursive(
 
 /// A mount of type "cgroup": cgroup2 on v2 hosts; on v1 a tmpfs holding one
 /// mount per hierarchy. With a cgroup namespace the kernel shows the
-/// container's cgroup as the root; without one, its directories are bound.
+/// container's cgroup as the root; without one, the directories the caller's
+/// view names are bound (the init's current cgroup on v1; on v2 its cgroup,
+/// or the cgroup2 root read-only when it has none).
 fn mount_cgroup(
     s: &Setup,
     root: std::os::fd::BorrowedFd,
@@ -344,7 +347,15 @@ fn mount_cgroup(
     let view = (s.cgroup_view)()?;
     let hierarchies = match view {
         CgroupView::V1(h) => h,
-        CgroupView::V2 { dir: src } => {
+        CgroupView::V2 {
+            dir: src,
+            read_only,
+        } => {
+            let flags = if read_only {
+                flags | MsFlags::MS_RDONLY
+            } else {
+                flags
+            };
             if s.new_cgroupns {
                 return mount(
                     Some("cgroup2"),

@@ -25,3 +25,4 @@ mod rootfs;
 mod rootless;
 mod seccomp;
 mod security;
+mod systemd_driver;

@@ -467,7 +467,7 @@ fn cgroup_limits(with_ns: bool) {
     }
     println!(
         "cgroup v{} on the host; cgroupsPath {path}",
-        cgroup_version()
+        cgroup_version() as u64
     );
     check(&b);
 }

@@ -50,7 +50,7 @@ fn lifecycle_states_create_start_kill_delete() {
     let b = sleeper();
     let id = unique_id("lc");
     let pidfile = b.path().join("pid");
-    rt.create(&b, &id, &["--pid-file", &pidfile.to_string_lossy()])
+    rt.create_with(&b, &id, &["--pid-file", &pidfile.to_string_lossy()])
         .ok();
     let st = assert_state(&rt, &id, &b, "created");
     let pf = fs::read_to_string(&pidfile).expect("runtime.md#create: --pid-file written");
@@ -62,7 +62,7 @@ fn lifecycle_states_create_start_kill_delete() {
     assert_state(&rt, &id, &b, "stopped");
     rt.cmd(&["delete", &id]).ok();
     rt.cmd(&["state", &id])
-        .fail("runtime.md#delete: state after delete");
+        .fail_with("runtime.md#delete: state after delete");
 }
 
 #[test]
@@ -70,10 +70,10 @@ fn lifecycle_create_existing_id_fails() {
     let rt = Runtime::new();
     let b = sleeper();
     let id = unique_id("lc");
-    rt.create(&b, &id, &[]).ok();
+    rt.create_with(&b, &id, &[]).ok();
     let b2 = sleeper();
-    rt.create(&b2, &id, &[])
-        .fail("runtime.md#create: create with an id in use");
+    rt.create_with(&b2, &id, &[])
+        .fail_with("runtime.md#create: create with an id in use");
     // The first container is untouched.
     assert_state(&rt, &id, &b, "created");
 }
@@ -83,10 +83,10 @@ fn lifecycle_start_twice_fails() {
     let rt = Runtime::new();
     let b = sleeper();
     let id = unique_id("lc");
-    rt.create(&b, &id, &[]).ok();
+    rt.create_with(&b, &id, &[]).ok();
     rt.cmd(&["start", &id]).ok();
     rt.cmd(&["start", &id])
-        .fail("runtime.md#start: start on a running container");
+        .fail_with("runtime.md#start: start on a running container");
     assert_state(&rt, &id, &b, "running");
 }
 
@@ -95,11 +95,11 @@ fn lifecycle_kill_created() {
     let rt = Runtime::new();
     let b = sleeper();
     let id = unique_id("lc");
-    rt.create(&b, &id, &[]).ok();
+    rt.create_with(&b, &id, &[]).ok();
     rt.cmd(&["kill", &id, "KILL"]).ok();
     rt.wait_for_status(&id, "stopped", WAIT);
     rt.cmd(&["start", &id])
-        .fail("runtime.md#start: start on a stopped container");
+        .fail_with("runtime.md#start: start on a stopped container");
     rt.cmd(&["delete", &id]).ok();
 }
 
@@ -108,14 +108,14 @@ fn lifecycle_delete_running_fails() {
     let rt = Runtime::new();
     let b = sleeper();
     let id = unique_id("lc");
-    rt.create(&b, &id, &[]).ok();
+    rt.create_with(&b, &id, &[]).ok();
     rt.cmd(&["start", &id]).ok();
     rt.cmd(&["delete", &id])
-        .fail("runtime.md#delete: delete on a running container");
+        .fail_with("runtime.md#delete: delete on a running container");
     assert_state(&rt, &id, &b, "running");
     rt.cmd(&["delete", "-f", &id]).ok();
     rt.cmd(&["state", &id])
-        .fail("runtime.md#delete: state after delete -f");
+        .fail_with("runtime.md#delete: state after delete -f");
 }
 
 #[test]
@@ -123,12 +123,13 @@ fn lifecycle_unknown_id_errors() {
     let rt = Runtime::new();
     let id = unique_id("nonexistent");
     rt.cmd(&["state", &id])
-        .fail("runtime.md#query-state: unknown id");
-    rt.cmd(&["start", &id]).fail("runtime.md#start: unknown id");
+        .fail_with("runtime.md#query-state: unknown id");
+    rt.cmd(&["start", &id])
+        .fail_with("runtime.md#start: unknown id");
     rt.cmd(&["kill", &id, "TERM"])
-        .fail("runtime.md#kill: unknown id");
+        .fail_with("runtime.md#kill: unknown id");
     rt.cmd(&["delete", &id])
-        .fail("runtime.md#delete: unknown id");
+        .fail_with("runtime.md#delete: unknown id");
 }
 
 #[test]
@@ -137,12 +138,12 @@ fn lifecycle_init_exit_stops() {
     let mut b = sleeper();
     b.config["process"]["args"] = json!(["/bin/sh", "-c", "exit 0"]);
     let id = unique_id("lc");
-    rt.create(&b, &id, &[]).ok();
+    rt.create_with(&b, &id, &[]).ok();
     assert_state(&rt, &id, &b, "created");
     rt.cmd(&["start", &id]).ok();
     rt.wait_for_status(&id, "stopped", WAIT);
     rt.cmd(&["kill", &id, "KILL"])
-        .fail("runtime.md#kill: kill on a stopped container");
+        .fail_with("runtime.md#kill: kill on a stopped container");
     rt.cmd(&["delete", &id]).ok();
 }
 
@@ -152,7 +153,7 @@ fn lifecycle_run_returns_exit_status() {
     let mut b = sleeper();
     b.config["process"]["args"] = json!(["/bin/sh", "-c", "exit 7"]);
     let id = unique_id("lc");
-    let o = rt.run(&b, &id);
+    let o = rt.run_with(&b, &id, &[]);
     assert_eq!(
         o.code,
         Some(7),
@@ -187,7 +188,7 @@ fn lifecycle_hooks_order_and_state() {
     });
     let rt = Runtime::new();
     let id = unique_id("hooks");
-    rt.create(&b, &id, &[]).ok();
+    rt.create_with(&b, &id, &[]).ok();
     rt.cmd(&["start", &id]).ok();
     rt.cmd(&["kill", &id, "KILL"]).ok();
     rt.wait_for_status(&id, "stopped", WAIT);
