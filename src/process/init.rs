@@ -218,15 +218,26 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         join_session_keyring(cfg.id);
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    rootfs::prepare(&rootfs::Setup {
-        spec,
-        rootfs: cfg.rootfs,
-        bundle: cfg.bundle,
-        cgroup_view: &|| cgroup_view(cfg.cgroup_path, !cfg.cgroup.is_skipped(), cfg.rootfs),
-        new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
-        in_userns,
-        idmapped: cfg.idmapped,
-    })?;
+    // Without a mount namespace of its own the container shares hull's (a
+    // namespace not listed is inherited): nothing is mounted into it, and
+    // the rootfs is entered by chroot (`hull check` lists what is not made).
+    let own_mounts =
+        cfg.plan.creates(LinuxNamespaceType::Mount) || cfg.plan.joins(LinuxNamespaceType::Mount);
+    if own_mounts {
+        rootfs::prepare(&rootfs::Setup {
+            spec,
+            rootfs: cfg.rootfs,
+            bundle: cfg.bundle,
+            cgroup_view: &|| cgroup_view(cfg.cgroup_path, !cfg.cgroup.is_skipped(), cfg.rootfs),
+            new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
+            in_userns,
+            idmapped: cfg.idmapped,
+        })?;
+    } else {
+        crate::logging::debug(
+            "no mount namespace: sharing the runtime's; no mounts are made, the rootfs is entered by chroot",
+        );
+    }
     if !hooks::list(spec, hooks::Kind::Prestart).is_empty()
         || !hooks::list(spec, hooks::Kind::CreateRuntime).is_empty()
     {
@@ -243,13 +254,21 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         Some(cfg.rootfs),
     )?;
     crate::logging::debug("rootfs prepared; createContainer hooks done");
-    rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
-    crate::logging::debug(if cfg.no_pivot {
+    if !own_mounts {
+        rootfs::chroot_into(cfg.rootfs)?;
+    } else {
+        rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+    }
+    crate::logging::debug(if !own_mounts {
+        "entered the rootfs (chroot)"
+    } else if cfg.no_pivot {
         "entered the rootfs (MS_MOVE + chroot)"
     } else {
         "entered the rootfs (pivot_root)"
     });
-    if !process.terminal().unwrap_or(false) {
+    // (In the runtime's mount namespace the host's /dev/null is no
+    // foreign mount, and the rootfs may have no /dev at all.)
+    if own_mounts && !process.terminal().unwrap_or(false) {
         rootfs::reopen_dev_null_stdio()?;
     }
     if process.terminal().unwrap_or(false) {
@@ -260,7 +279,8 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup_in_container(fd, size, true, process.user().uid())?;
+        // /dev/console is bound only in a mount namespace of the container's.
+        crate::console::setup_in_container(fd, size, own_mounts, process.user().uid())?;
         let _ = nix::unistd::close(fd);
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -269,8 +289,10 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
     }
-    rootfs::finalize(spec)?;
-    crate::logging::debug("sysctls, readonlyPaths and maskedPaths applied");
+    if own_mounts {
+        rootfs::finalize(spec)?;
+        crate::logging::debug("sysctls, readonlyPaths and maskedPaths applied");
+    }
     attrs::set_memory_policy(spec)?;
     // Without no_new_privs, seccomp needs CAP_SYS_ADMIN, which changing
     // to a non-root user clears from the effective set: install it just
