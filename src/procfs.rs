@@ -268,10 +268,28 @@ mod tests {
     }
 
     /// A private mount namespace for the child, so its mounts vanish with it.
+    /// Without root, in a user namespace of its own (which may mount).
     fn private_mounts() -> std::result::Result<(), String> {
         use nix::mount::{MsFlags, mount};
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-            .map_err(|e| format!("unshare: {e}"))?;
+        use nix::sched::CloneFlags;
+        let flags = if nix::unistd::geteuid().is_root() {
+            CloneFlags::CLONE_NEWNS
+        } else {
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS
+        };
+        let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+        nix::sched::unshare(flags).map_err(|e| format!("unshare: {e}"))?;
+        if flags.contains(CloneFlags::CLONE_NEWUSER) {
+            // Map our own ids, so files made on the child's mounts have an owner.
+            for (file, text) in [
+                ("setgroups", "deny".to_string()),
+                ("uid_map", format!("0 {uid} 1")),
+                ("gid_map", format!("0 {gid} 1")),
+            ] {
+                std::fs::write(format!("/proc/self/{file}"), text)
+                    .map_err(|e| format!("write /proc/self/{file}: {e}"))?;
+            }
+        }
         mount(
             None::<&str>,
             "/",
