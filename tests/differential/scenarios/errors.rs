@@ -25,7 +25,9 @@ scenarios! {
     namespace_duplicate: Scenario::new(&["true"]).with_ns("ipc").step(run(&[]));
     uid_not_a_number: Scenario::new(&["true"]).set("/process/user/uid", json!("root")).step(run(&[]));
     oci_version_missing: Scenario::new(&["echo", "ran"]).unset("/ociVersion").step(run(&[]));
-    cgroups_path_relative: Scenario::new(&["sleep", "1000"]).set("/linux/cgroupsPath", json!("relative/path"))
+    /// A relative cgroupsPath (one level, unique per run: the leaf each
+    /// runtime removes on delete).
+    cgroups_path_relative: Scenario::new(&["sleep", "1000"]).set("/linux/cgroupsPath", json!("rel-{id}"))
         .steps([create(&[]).into(), state().into()]);
     mount_destination_missing: Scenario::new(&["true"])
         .add_mount(json!({"type": "tmpfs", "source": "tmpfs"})).step(run(&[]));
