@@ -488,10 +488,53 @@ pub fn chroot_into(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir("/").ctx(|| "chdir /".into())
 }
 
+/// For `--no-pivot`: the host's mount tree stays in the container's mount
+/// namespace under the moved rootfs, and the kernel lets a new user
+/// namespace mount a fresh procfs or sysfs whenever a fully visible one is
+/// anywhere in its mount namespace (a container could then write
+/// /proc/sysrq-trigger). Every procfs and sysfs mount outside the rootfs
+/// (a whole filesystem, mountinfo root "/") is detached first, its
+/// unmount kept from propagating; where unmounting is refused (rootless),
+/// a tmpfs covers it.
+fn detach_host_pseudo_filesystems(rootfs: &Path) -> Result<()> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "--no-pivot: read /proc/self/mountinfo".into())?;
+    // Mount points in mountinfo are canonical: so must the rootfs be, or
+    // the container's own /proc would look like the host's.
+    let rootfs = std::fs::canonicalize(rootfs)
+        .ctx(|| format!("--no-pivot: resolve {}", rootfs.display()))?;
+    let targets: Vec<PathBuf> = text
+        .lines()
+        .filter_map(crate::procinfo::mountinfo_line)
+        .filter(|m| m.root == "/" && matches!(m.fstype, "proc" | "sysfs"))
+        .map(|m| PathBuf::from(m.mount_point))
+        .filter(|p| !p.starts_with(&rootfs))
+        .collect();
+    for p in targets {
+        match mount(NONE, &p, NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE) {
+            // Gone with an earlier detach of a mount above it.
+            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => continue,
+            r => r.ctx(|| format!("--no-pivot: make {} a slave mount", p.display()))?,
+        }
+        match umount2(&p, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => {
+                mount(Some("tmpfs"), &p, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
+                    .ctx(|| format!("--no-pivot: cover {} with a tmpfs", p.display()))?;
+            }
+            Err(e) => {
+                return Err(e).ctx(|| format!("--no-pivot: detach {}", p.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::Mode;
     if no_pivot {
+        detach_host_pseudo_filesystems(rootfs)?;
         nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
         mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE).ctx(|| "move rootfs to /".into())?;
         nix::unistd::chroot(".").ctx(|| "chroot into rootfs".into())?;
