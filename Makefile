@@ -10,6 +10,7 @@
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
 #   make test-systemd  the systemd cgroup driver's tests, with systemd booted in that VM
 #   make engines-test  real engines drive hull, runc as the control (tests/engines)
+#                  (+ podman checkpoint/restore in the VM: make engines-checkpoint)
 #   make bench     startup benchmark (bench/bench.sh)
 #   make fuzz      each cargo-fuzz target for FUZZ_SECONDS (default 60; nightly + cargo-fuzz)
 #   make stress    concurrency stress test (STRESS_COUNTS="50 100 200", STRESS_WORKERS=16)
@@ -33,7 +34,7 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint oci-checker test test-v2 test-systemd engines-test engines-test-v2 bench fuzz stress clean
+.PHONY: all build release deps demo lint oci-checker test test-v2 test-systemd engines-test engines-test-v2 engines-checkpoint bench fuzz stress clean
 
 all: build
 
@@ -128,6 +129,7 @@ engines-test: build
 	rc=0; \
 	ENGINES=$(ENGINES) $(CURDIR)/tests/engines/run-all $(HULL_DEBUG) || rc=1; \
 	$(MAKE) --no-print-directory engines-test-v2 || rc=1; \
+	$(MAKE) --no-print-directory engines-checkpoint || rc=1; \
 	exit $$rc
 
 # The root containerd and podman smokes and the rootless podman smoke (with
@@ -143,6 +145,21 @@ engines-test-v2: build
 	vm="$(CGROUP2_VM)"; [[ -x "$$vm" ]] || vm="bash $$vm"; \
 	$$vm --share $(CURDIR) --timeout 2400 --env ENGINES=$(ENGINES) \
 		-- $(CURDIR)/tests/engines/v2-guest.sh $(HULL_DEBUG)
+
+# podman container checkpoint/restore through hull, in the cgroup v2 VM
+# (CRIU does not work on every host kernel). CKPT_RUNTIMES="$(HULL_DEBUG)
+# /usr/sbin/runc" adds runc as the control (about 4 min each under emulation).
+CKPT_RUNTIMES ?= $(HULL_DEBUG)
+engines-checkpoint: build
+	@if [[ ! -e "$(CGROUP2_VM)" || ! -d "$(ENGINES)" ]]; then \
+		echo "engines-checkpoint: SKIPPED: $(CGROUP2_VM) or $(ENGINES) is missing (shared/ beside the repository)"; \
+		exit 0; \
+	fi; \
+	command -v podman >/dev/null || bash $(ENGINES)/install-deps; \
+	$(CURDIR)/scripts/install-deps.sh; \
+	vm="$(CGROUP2_VM)"; [[ -x "$$vm" ]] || vm="bash $$vm"; \
+	$$vm --share $(CURDIR) --timeout 1200 --env ENGINES=$(ENGINES) \
+		-- bash $(CURDIR)/tests/engines/podman-checkpoint-smoke $(CKPT_RUNTIMES)
 
 bench:
 	$(CURDIR)/bench/bench.sh

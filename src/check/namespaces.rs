@@ -246,10 +246,12 @@ pub(super) fn sysctls(c: &Ctx, r: &mut Report) {
         if let Some(problem) = sysctl_problem(k, &has) {
             let hint = if k.starts_with("net.") {
                 "add {\"type\": \"network\"} to /linux/namespaces"
+            } else if k.starts_with("user.") {
+                "add {\"type\": \"user\"} (with uidMappings and gidMappings) to /linux/namespaces"
             } else if k.starts_with("kernel.") || k.starts_with("fs.mqueue.") {
                 "only the ipc and uts namespaced kernel.* sysctls can be set"
             } else {
-                "only namespaced sysctls (net.*, the ipc kernel.* ones, fs.mqueue.*) can be set"
+                "only namespaced sysctls (net.*, the ipc kernel.* ones, fs.mqueue.*, user.* with a user namespace) can be set"
             };
             r.error(&path, problem, Some(hint.into()));
         }
@@ -276,6 +278,11 @@ fn sysctl_problem(key: &str, has_new: &dyn Fn(LinuxNamespaceType) -> bool) -> Op
     if key.starts_with("net.") {
         return (!has_new(LinuxNamespaceType::Network))
             .then(|| "needs a new network namespace".to_string());
+    }
+    // user.max_* count per user namespace: the container's own ones.
+    if key.starts_with("user.") {
+        return (!has_new(LinuxNamespaceType::User))
+            .then(|| "needs a new user namespace".to_string());
     }
     if key == "kernel.hostname" || key == "kernel.domainname" {
         return (!has_new(LinuxNamespaceType::Uts))

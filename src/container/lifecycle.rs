@@ -118,6 +118,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         Some(u) => u.cgroup.clone(),
         None => cgroups::resolve_path(cgroups_path, &o.id)?,
     };
+    cgroups::check_existing(&cgroup_path)?;
     let own_pid_ns = bundle
         .spec
         .linux()
