@@ -51,9 +51,10 @@ cleanup() {
     rm -rf --one-file-system "$TMP"
 }
 trap cleanup EXIT
-CTR=(ctr -a "$SOCK" -n "$NS")
+CTR=(timeout -k 5 180 ctr -a "$SOCK" -n "$NS")
+echo "# containerd $(containerd --version | awk '{print $3}') started; waiting for its socket"
 up=
-for _ in $(seq 300); do
+for _ in $(seq 600); do
     if "${CTR[@]}" version >/dev/null 2>&1; then up=1; break; fi
     sleep 0.2
 done
@@ -66,11 +67,12 @@ smoke_build_rootfs "$TMP/rootfs" && smoke_rootfs_tar "$TMP/rootfs" "$TMP/rootfs.
     "${CTR[@]}" image import --snapshotter native "$TMP/img.tar" >/dev/null || {
     echo "image import failed"; echo "0 passed, 1 failed"; exit 1
 }
+echo "# image imported"
 RUN=("${CTR[@]}" run --snapshotter native --runc-binary "$HULL" --runc-root "$TMP/runtime-root"
     --fifo-dir "$TMP/fifo" --runc-systemd-cgroup --cgroup "system.slice:ctrsmoke:$ID")
 "${RUN[@]}" -d --memory-limit 67108864 "$IMG" "$ID" sleep 300 >"$TMP/run.out" 2>&1
 check "ctr run -d --runc-systemd-cgroup with hull starts the task" \
-    sh -c "'${CTR[0]}' -a '$SOCK' -n $NS task ls | grep -q '$ID.*RUNNING'"
+    sh -c "ctr -a '$SOCK' -n $NS task ls | grep -q '$ID.*RUNNING'"
 check "the task runs in $UNIT (active)" \
     test "$(systemctl show -p ActiveState --value "$UNIT")" = active
 check "the unit's MemoryMax is the --memory-limit" \
