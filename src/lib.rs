@@ -16,6 +16,7 @@ pub mod namespaces;
 pub mod openat2;
 pub mod process;
 pub mod procfs;
+pub mod procinfo;
 pub mod rootfs;
 pub mod security;
 pub mod spec;

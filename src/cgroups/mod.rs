@@ -53,6 +53,11 @@ pub trait Manager {
     fn exists(&self) -> bool;
     /// Freezes or thaws every process in the cgroup, waiting until done.
     fn set_frozen(&self, frozen: bool) -> Result<()>;
+    /// True when the cgroup is frozen or freezing (a process placed there
+    /// would stop at once).
+    fn is_frozen(&self) -> bool {
+        false
+    }
     /// Installs the device rules (config rules followed by the defaults).
     fn apply_devices(&self, rules: &[devices::Rule]) -> Result<()>;
     /// Usage statistics, shaped like the `data` of runc's `events --stats`.
@@ -97,7 +102,8 @@ impl Manager for Skipped {
     }
     fn set_frozen(&self, _: bool) -> Result<()> {
         Err(Error::msg(
-            "the container has no cgroup (hull could not create one)",
+            "pause and resume need the cgroup freezer, and this container has no cgroup \
+             (hull could not create one: no permission, e.g. rootless with no delegated cgroup)",
         ))
     }
     fn apply_devices(&self, _: &[devices::Rule]) -> Result<()> {
@@ -109,6 +115,29 @@ impl Manager for Skipped {
     fn oom_kills(&self) -> u64 {
         0
     }
+}
+
+/// Checks a `cgroupsPath` that already exists before anything is put in
+/// it: a frozen cgroup would stop the init before it reports, so it is
+/// refused; one that holds processes gets runc's warning (runc 1.1 runs
+/// the container anyway; Kubernetes' pod cgroups are never shared).
+pub fn check_existing(path: &str) -> Result<()> {
+    let m = manager(path);
+    if !m.exists() {
+        return Ok(());
+    }
+    if m.is_frozen() {
+        return Err(Error::msg(format!(
+            "linux.cgroupsPath {path:?}: the container's cgroup is frozen (thaw it first)"
+        )));
+    }
+    let n = m.pids().map(|p| p.len()).unwrap_or(0);
+    if n > 0 {
+        crate::logging::warn(format!(
+            "container's cgroup is not empty: {n} process(es) found"
+        ));
+    }
+    Ok(())
 }
 
 /// True for the errors of an unprivileged mkdir in a cgroup tree.
@@ -269,6 +298,108 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str) -> Result<String> {
     ))
 }
 
+/// `exec --cgroup` values: `SUB` for every hierarchy (the only form on
+/// cgroup v2), `CTRL[,CTRL]:SUB` for the v1 hierarchies of those
+/// controllers. SUB lies below the container's cgroup ("" or "/" is the
+/// container's cgroup itself).
+#[derive(Debug, Default, PartialEq)]
+pub struct ExecSubCgroups {
+    pub all: Option<String>,
+    pub per_controller: Vec<(Vec<String>, String)>,
+}
+
+impl ExecSubCgroups {
+    /// Parses and checks the values (pure: nothing on the host is read).
+    pub fn parse(values: &[String]) -> Result<ExecSubCgroups> {
+        let mut out = ExecSubCgroups::default();
+        for v in values {
+            let (ctrls, sub) = match v.split_once(':') {
+                Some((c, s)) => (Some(c), s),
+                None => (None, v.as_str()),
+            };
+            let sub = sub_cgroup(v, sub)?;
+            match ctrls {
+                None | Some("") => {
+                    if out.all.replace(sub).is_some() {
+                        return Err(Error::msg(format!(
+                            "--cgroup {v:?}: a sub-cgroup for every controller was given twice"
+                        )));
+                    }
+                }
+                Some(c) => {
+                    let list: Vec<String> = c.split(',').map(str::to_string).collect();
+                    if list.iter().any(|c| c.is_empty()) {
+                        return Err(Error::msg(format!("--cgroup {v:?}: empty controller name")));
+                    }
+                    out.per_controller.push((list, sub));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_none() && self.per_controller.is_empty()
+    }
+}
+
+/// A sub-cgroup path, cleaned and relative ("" for the cgroup itself);
+/// refused when it climbs out of the container's cgroup.
+fn sub_cgroup(value: &str, sub: &str) -> Result<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in sub.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(Error::msg(format!(
+                        "--cgroup {value:?}: {sub} is not a sub cgroup path (it leaves the container's cgroup)"
+                    )));
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// The cgroup an exec'd process joins: the container's (`base`), or the
+/// sub-cgroups `exec --cgroup` names, which must exist.
+pub fn exec_manager(base: &str, subs: &ExecSubCgroups) -> Result<Box<dyn Manager>> {
+    if subs.is_empty() {
+        return Ok(manager(base));
+    }
+    if base.is_empty() {
+        return Err(Error::msg(
+            "--cgroup: the container has no cgroup (hull could not create one)",
+        ));
+    }
+    match host_version() {
+        Version::V2 => {
+            if !subs.per_controller.is_empty() {
+                return Err(Error::msg(
+                    "--cgroup: cgroup v2 has a single hierarchy: give the sub-cgroup without a controller",
+                ));
+            }
+            let sub = subs.all.as_deref().unwrap_or("");
+            let path = format!("{}/{sub}", base.trim_end_matches('/'));
+            let m = V2Manager::new(PathBuf::from(CGROUP_ROOT), &path);
+            if !m.exists() {
+                return Err(Error::msg(format!(
+                    "--cgroup: {CGROUP_ROOT}{} does not exist",
+                    path.trim_end_matches('/')
+                )));
+            }
+            Ok(Box::new(m))
+        }
+        Version::V1 => Ok(Box::new(V1Manager::with_subs(
+            base,
+            subs.all.as_deref(),
+            &subs.per_controller,
+        )?)),
+    }
+}
+
 /// Normalizes a cgroup path, refusing `..` so it cannot climb out of its hierarchy.
 fn clean_path(p: &str) -> Result<String> {
     let mut out = String::new();
@@ -297,13 +428,7 @@ fn own_cgroup() -> Result<String> {
     let text =
         std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
     let mut first = None;
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("/"),
-        );
+    for (ctrls, path) in crate::procinfo::cgroup_entries(&text) {
         if host_version() == Version::V2 && ctrls.is_empty() {
             return Ok(path.to_string());
         }
@@ -326,6 +451,38 @@ pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
 pub(crate) fn read_pids(file: &Path) -> Result<Vec<i32>> {
     let text = std::fs::read_to_string(file).ctx(|| format!("read {}", file.display()))?;
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// The sub-cgroups of `dir` (made by `exec --cgroup` users or by the
+/// container itself), deepest first.
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(sub_cgroups(&e.path()));
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// Pids in `dir` and every cgroup below it, as runc's ps and kill --all
+/// see them; a sub-cgroup removed meanwhile counts as empty.
+pub(crate) fn read_pids_recursive(dir: &Path) -> Result<Vec<i32>> {
+    let mut pids = read_pids(&dir.join("cgroup.procs"))?;
+    for sub in sub_cgroups(dir) {
+        pids.extend(read_pids(&sub.join("cgroup.procs")).unwrap_or_default());
+    }
+    Ok(pids)
+}
+
+/// Removes a cgroup and the sub-cgroups below it (a cgroup with children
+/// cannot be removed).
+pub(crate) fn rmdir_tree(dir: &Path) -> Result<()> {
+    for sub in sub_cgroups(dir) {
+        rmdir_retry(&sub)?;
+    }
+    rmdir_retry(dir)
 }
 
 /// Removes a cgroup dir, retrying while the kernel still sees it busy.
@@ -389,6 +546,23 @@ mod tests {
         assert!(resources::is_empty_ignoring_devices(&none));
         let some: LinuxResources = serde_json::from_str(r#"{"pids":{"limit":5}}"#).unwrap();
         assert!(!resources::is_empty_ignoring_devices(&some));
+    }
+
+    #[test]
+    fn exec_sub_cgroups_stay_below_the_container() {
+        let p = |v: &[&str]| {
+            ExecSubCgroups::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(p(&["a/b"]).unwrap().all.as_deref(), Some("a/b"));
+        assert_eq!(p(&["/"]).unwrap().all.as_deref(), Some(""));
+        assert_eq!(p(&["a/../b"]).unwrap().all.as_deref(), Some("b"));
+        let m = p(&["memory:sub", "cpu,cpuacct:x/y"]).unwrap();
+        assert_eq!(m.per_controller[1].0, vec!["cpu", "cpuacct"]);
+        assert_eq!(m.per_controller[1].1, "x/y");
+        for bad in ["..", "../x", "/a/../../b", "memory:..", ",cpu:x"] {
+            assert!(p(&[bad]).is_err(), "{bad} accepted");
+        }
+        assert!(p(&["a", "b"]).is_err(), "two paths for every controller");
     }
 
     #[test]

@@ -31,6 +31,42 @@ pub(crate) fn keyed(dir: &Path, file: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Pressure stall information (`some`/`full` lines of a *.pressure file:
+/// avg10 avg60 avg300 as percentages, total in microseconds) as runc's
+/// `psi` object; nothing where the kernel has no PSI.
+fn psi(dir: &Path, file: &str) -> Option<Value> {
+    let text = read(dir, file)?;
+    let mut out = Map::new();
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        let Some(kind @ ("some" | "full")) = it.next() else {
+            continue;
+        };
+        let mut data = Map::new();
+        for kv in it {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let v = if k == "total" {
+                v.parse::<u64>().ok().map(Value::from)
+            } else {
+                v.parse::<f64>().ok().map(Value::from)
+            };
+            if let Some(v) = v {
+                data.insert(k.to_string(), v);
+            }
+        }
+        out.insert(kind.to_string(), Value::Object(data));
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+fn add_psi(section: &mut Value, dir: &Path, file: &str) {
+    if let (Some(p), Some(obj)) = (psi(dir, file), section.as_object_mut()) {
+        obj.insert("psi".into(), p);
+    }
+}
+
 fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -72,7 +108,6 @@ fn hugetlb_v2(dir: &Path) -> Value {
             size.clone(),
             json!({
                 "usage": num(dir, &format!("hugetlb.{size}.current")),
-                "max": num(dir, &format!("hugetlb.{size}.max")),
                 "failcnt": events.get("max").copied().unwrap_or(0),
             }),
         );
@@ -114,8 +149,8 @@ pub fn v1(dir: &dyn Fn(&str) -> Option<std::path::PathBuf>, unified: Option<&Pat
         let st = keyed(&d, "cpu.stat");
         cpu["throttling"] = json!({
             "periods": st.get("nr_periods").copied().unwrap_or(0),
-            "throttled_periods": st.get("nr_throttled").copied().unwrap_or(0),
-            "throttled_time": st.get("throttled_time").copied().unwrap_or(0),
+            "throttledPeriods": st.get("nr_throttled").copied().unwrap_or(0),
+            "throttledTime": st.get("throttled_time").copied().unwrap_or(0),
         });
     }
     data.insert("cpu".into(), cpu);
@@ -194,6 +229,18 @@ pub fn v1(dir: &dyn Fn(&str) -> Option<std::path::PathBuf>, unified: Option<&Pat
         json!({})
     };
     data.insert("hugetlb".into(), hugetlb);
+    // A hybrid host's cgroup2 part has the pressure files.
+    if let Some(u) = unified {
+        for (key, file) in [
+            ("cpu", "cpu.pressure"),
+            ("memory", "memory.pressure"),
+            ("blkio", "io.pressure"),
+        ] {
+            if let Some(section) = data.get_mut(key) {
+                add_psi(section, u, file);
+            }
+        }
+    }
     Value::Object(data)
 }
 
@@ -210,8 +257,8 @@ pub fn v2(d: &Path) -> Value {
         },
         "throttling": {
             "periods": g("nr_periods"),
-            "throttled_periods": g("nr_throttled"),
-            "throttled_time": g("throttled_usec") * 1000,
+            "throttledPeriods": g("nr_throttled"),
+            "throttledTime": g("throttled_usec") * 1000,
         },
     });
     let raw = keyed(d, "memory.stat");
@@ -220,13 +267,15 @@ pub fn v2(d: &Path) -> Value {
     let swap_usage = num(d, "memory.swap.current");
     let limit = num(d, "memory.max");
     let swap_limit = num(d, "memory.swap.max");
-    let memory = json!({
+    let mut memory = json!({
         "cache": raw.get("file").copied().unwrap_or(0),
+        // max: the peaks (memory.peak, memory.swap.peak; Linux 5.19+).
         "usage": entry(usage, num(d, "memory.peak"), events.get("max").copied().unwrap_or(0), limit),
         // v1 compatible: swap is memory+swap.
-        "swap": entry(usage + swap_usage, 0, 0, if swap_limit == 0 || limit == 0 { 0 } else { swap_limit + limit }),
+        "swap": entry(usage + swap_usage, num(d, "memory.swap.peak"), 0, if swap_limit == 0 || limit == 0 { 0 } else { swap_limit + limit }),
         "raw": raw,
     });
+
     let mut bytes = Vec::new();
     let mut ios = Vec::new();
     for l in read(d, "io.stat").unwrap_or_default().lines() {
@@ -252,11 +301,16 @@ pub fn v2(d: &Path) -> Value {
             list.push(json!({"major": maj, "minor": min, "op": op, "value": v}));
         }
     }
+    let mut cpu = cpu;
+    add_psi(&mut cpu, d, "cpu.pressure");
+    add_psi(&mut memory, d, "memory.pressure");
+    let mut blkio = json!({ "ioServiceBytesRecursive": bytes, "ioServicedRecursive": ios });
+    add_psi(&mut blkio, d, "io.pressure");
     json!({
         "cpu": cpu,
         "memory": memory,
         "pids": pids(Some(d)),
-        "blkio": { "ioServiceBytesRecursive": bytes, "ioServicedRecursive": ios },
+        "blkio": blkio,
         "hugetlb": hugetlb_v2(d),
     })
 }

@@ -2,8 +2,9 @@
 //! cgroup2 mount (usually /sys/fs/cgroup/unified) is joined as well.
 
 use super::resources::{Dir, v1_bytes, write_field};
-use super::{Manager, pids_value, read_pids, rmdir_retry, write_file};
+use super::{Manager, pids_value, read_pids_recursive, rmdir_tree, write_file};
 use crate::error::{Context, Error, Result};
+use crate::procinfo;
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxResources,
 };
@@ -30,6 +31,23 @@ impl Hierarchy {
         let rel = path.strip_prefix(self.root.as_str()).unwrap_or(path);
         self.mount_point.join(rel.trim_start_matches('/'))
     }
+
+    /// The cgroup path that a `/proc/PID/cgroup` text gives for this
+    /// hierarchy (matched by its set of controllers; "0::" for cgroup2).
+    pub fn path_in(&self, proc_cgroup: &str) -> Option<String> {
+        proc_cgroup.lines().find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let same = if self.is_v2 {
+                ctrls.is_empty()
+            } else {
+                !ctrls.is_empty()
+                    && ctrls.split(',').count() == self.controllers.len()
+                    && ctrls.split(',').all(|c| self.has(c))
+            };
+            same.then(|| path.to_string())
+        })
+    }
 }
 
 /// Every cgroup hierarchy mounted in this mount namespace.
@@ -37,25 +55,17 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .ctx(|| "read /proc/self/mountinfo".into())?;
     let mut out: Vec<Hierarchy> = Vec::new();
-    for line in text.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        if pre.len() < 5 || post.len() < 3 {
-            continue;
-        }
-        let fstype = post[0];
+    for m in text.lines().filter_map(procinfo::mountinfo_line) {
+        let fstype = m.fstype;
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
-        let mount_point = PathBuf::from(unescape(pre[4]));
+        let mount_point = PathBuf::from(m.mount_point);
         if out.iter().any(|h| h.mount_point == mount_point) {
             continue;
         }
         let controllers = if fstype == "cgroup" {
-            post[2]
+            m.super_options
                 .split(',')
                 .filter(|o| {
                     !matches!(*o, "rw" | "ro" | "relatime" | "noexec" | "nosuid" | "nodev")
@@ -72,7 +82,7 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
         };
         out.push(Hierarchy {
             mount_point,
-            root: unescape(pre[3]),
+            root: m.root,
             controllers,
             is_v2: fstype == "cgroup2",
         });
@@ -90,29 +100,12 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
     Ok(out)
 }
 
-/// mountinfo escapes space, tab, newline and backslash as octal.
-pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
-        {
-            out.push(v);
-            i += 4;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 pub struct V1Manager {
     path: String,
     hierarchies: Vec<Hierarchy>,
+    /// Per-hierarchy paths that differ from `path` (`exec --cgroup
+    /// CTRL:SUB`), by index into `hierarchies`.
+    overrides: Vec<(usize, String)>,
 }
 
 impl V1Manager {
@@ -120,14 +113,60 @@ impl V1Manager {
         V1Manager {
             path: path.to_string(),
             hierarchies: hierarchies().unwrap_or_default(),
+            overrides: Vec::new(),
         }
+    }
+
+    /// The container's cgroup `base` with `exec --cgroup`'s sub-cgroups:
+    /// `all` below `base` in every hierarchy (the cgroup2 mount included),
+    /// then each `(controllers, sub)` in the hierarchies of those
+    /// controllers. Every resulting directory must exist.
+    pub fn with_subs(
+        base: &str,
+        all: Option<&str>,
+        per_controller: &[(Vec<String>, String)],
+    ) -> Result<V1Manager> {
+        let join = |sub: &str| format!("{}/{}", base.trim_end_matches('/'), sub);
+        let mut m = V1Manager::new(&all.map_or_else(|| base.to_string(), join));
+        for (ctrls, sub) in per_controller {
+            for c in ctrls {
+                let Some(i) = m.hierarchies.iter().position(|h| h.has(c)) else {
+                    return Err(Error::msg(format!(
+                        "--cgroup {}:{sub}: unknown controller {c:?} (not mounted on this host)",
+                        ctrls.join(",")
+                    )));
+                };
+                m.overrides.retain(|(j, _)| *j != i);
+                m.overrides.push((i, join(sub)));
+            }
+        }
+        for h in &m.hierarchies {
+            let dir = m.dir_in(h);
+            if !dir.is_dir() {
+                return Err(Error::msg(format!(
+                    "--cgroup: {} does not exist",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(m)
+    }
+
+    /// This cgroup's directory in hierarchy `h`.
+    fn dir_in(&self, h: &Hierarchy) -> PathBuf {
+        let i = self
+            .hierarchies
+            .iter()
+            .position(|x| std::ptr::eq(x, h))
+            .and_then(|i| self.overrides.iter().find(|(j, _)| *j == i));
+        h.dir_of(i.map_or(&self.path, |(_, p)| p))
     }
 
     fn dir(&self, controller: &str) -> Option<PathBuf> {
         self.hierarchies
             .iter()
             .find(|h| h.has(controller))
-            .map(|h| h.dir_of(&self.path))
+            .map(|h| self.dir_in(h))
     }
 
     fn require(&self, controller: &str, field: &str) -> Result<PathBuf> {
@@ -163,21 +202,32 @@ impl V1Manager {
             (limit, Some(swap)) => {
                 let dir = self.mem_dir("swap")?;
                 let d = Dir { path: &dir };
+                if swap < 0 && !d.has("memory.memsw.limit_in_bytes") {
+                    // Unlimited memory+swap is what a host without swap
+                    // accounting gives anyway.
+                    if let Some(l) = limit {
+                        d.set(&f("limit"), "memory.limit_in_bytes", &v1_bytes(l), "")?;
+                    }
+                    return self.apply_memory_rest(m);
+                }
                 let memsw = d.file(
                     "memory.memsw.limit_in_bytes",
                     &f("swap"),
                     "no swap accounting: boot with swapaccount=1",
                 )?;
-                // memsw must stay >= the memory limit: which goes first
-                // depends on whether the limits grow or shrink.
-                if std::fs::write(&memsw, v1_bytes(swap)).is_ok() {
-                    if let Some(l) = limit {
-                        d.set(&f("limit"), "memory.limit_in_bytes", &v1_bytes(l), "")?;
-                    }
+                // The kernel keeps memsw >= memory at every step: when the
+                // limits grow (memsw unlimited or above the current memory
+                // limit) memsw goes first, when they shrink memory does.
+                let current = super::stats::num(&dir, "memory.limit_in_bytes");
+                let write_memory = || match limit {
+                    Some(l) => d.set(&f("limit"), "memory.limit_in_bytes", &v1_bytes(l), ""),
+                    None => Ok(()),
+                };
+                if swap < 0 || current < swap as u64 {
+                    write_field(&f("swap"), &memsw, &v1_bytes(swap))?;
+                    write_memory()?;
                 } else {
-                    if let Some(l) = limit {
-                        d.set(&f("limit"), "memory.limit_in_bytes", &v1_bytes(l), "")?;
-                    }
+                    write_memory()?;
                     write_field(&f("swap"), &memsw, &v1_bytes(swap))?;
                 }
             }
@@ -187,6 +237,12 @@ impl V1Manager {
             }
             (None, None) => {}
         }
+        self.apply_memory_rest(m)
+    }
+
+    /// The memory fields besides the limits.
+    fn apply_memory_rest(&self, m: &LinuxMemory) -> Result<()> {
+        let f = |n: &str| format!("linux.resources.memory.{n}");
         if let Some(v) = m.reservation() {
             let dir = self.mem_dir("reservation")?;
             Dir { path: &dir }.set(
@@ -279,11 +335,20 @@ impl V1Manager {
         if let Some(b) = c.burst() {
             let _ = std::fs::write(cpu("burst")?.join("cpu.cfs_burst_us"), b.to_string());
         }
+        // A period below the current one can be refused (EINVAL) while the
+        // old quota over the new period exceeds a parent's CFS limit: then
+        // the quota goes first and the period after it.
+        let mut period_after = None;
         if let Some(v) = c.period() {
-            Dir {
-                path: &cpu("period")?,
+            let dir = cpu("period")?;
+            let file = Dir { path: &dir }.file("cpu.cfs_period_us", &f("period"), "")?;
+            match std::fs::write(&file, v.to_string()) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && c.quota().is_some() => {
+                    period_after = Some((file, v));
+                }
+                Err(_) => write_field(&f("period"), &file, &v.to_string())?,
             }
-            .set(&f("period"), "cpu.cfs_period_us", &v.to_string(), "")?;
         }
         if let Some(v) = c.quota() {
             let v = if v <= 0 { -1 } else { v };
@@ -291,6 +356,9 @@ impl V1Manager {
                 path: &cpu("quota")?,
             }
             .set(&f("quota"), "cpu.cfs_quota_us", &v.to_string(), "")?;
+        }
+        if let Some((file, v)) = period_after {
+            write_field(&f("period"), &file, &v.to_string())?;
         }
         if let Some(b) = c.burst() {
             Dir {
@@ -470,7 +538,7 @@ impl V1Manager {
                 "linux.resources.hugepageLimits: the hugetlb cgroup controller is neither a v1 hierarchy nor in the cgroup2 mount on this host",
             ));
         }
-        let dir = h.dir_of(&self.path);
+        let dir = self.dir_in(h);
         let root_enabled = std::fs::read_to_string(h.mount_point.join("cgroup.subtree_control"))
             .unwrap_or_default();
         if !root_enabled.split_whitespace().any(|c| c == "hugetlb") {
@@ -526,7 +594,7 @@ fn init_cpuset(dir: &Path) -> Result<()> {
 impl Manager for V1Manager {
     fn create(&self) -> Result<()> {
         for h in &self.hierarchies {
-            let dir = h.dir_of(&self.path);
+            let dir = self.dir_in(h);
             std::fs::create_dir_all(&dir).ctx(|| format!("create cgroup {}", dir.display()))?;
             if h.has("cpuset") {
                 init_cpuset(&dir)?;
@@ -569,7 +637,7 @@ impl Manager for V1Manager {
                 .hierarchies
                 .iter()
                 .find(|h| h.is_v2)
-                .map(|h| h.dir_of(&self.path));
+                .map(|h| self.dir_in(h));
             let mut keys: Vec<&String> = u.keys().collect();
             keys.sort();
             for k in keys {
@@ -597,7 +665,7 @@ impl Manager for V1Manager {
             .hierarchies
             .iter()
             .find(|h| h.is_v2)
-            .map(|h| h.dir_of(&self.path));
+            .map(|h| self.dir_in(h));
         Ok(super::stats::v1(&|c| self.dir(c), unified.as_deref()))
     }
 
@@ -612,7 +680,7 @@ impl Manager for V1Manager {
 
     fn clone_target(&self) -> Option<std::os::fd::OwnedFd> {
         let h = self.hierarchies.iter().find(|h| h.is_v2)?;
-        super::open_cgroup_dir(&h.dir_of(&self.path))
+        super::open_cgroup_dir(&self.dir_in(h))
     }
 
     fn v1_only(&self) -> bool {
@@ -621,14 +689,14 @@ impl Manager for V1Manager {
 
     fn join_self_v1(&self) -> Result<()> {
         for h in self.hierarchies.iter().filter(|h| !h.is_v2) {
-            write_file(&h.dir_of(&self.path), "tasks", "0")?;
+            write_file(&self.dir_in(h), "tasks", "0")?;
         }
         Ok(())
     }
 
     fn add_process(&self, pid: i32) -> Result<()> {
         for h in &self.hierarchies {
-            write_file(&h.dir_of(&self.path), "cgroup.procs", &pid.to_string())?;
+            write_file(&self.dir_in(h), "cgroup.procs", &pid.to_string())?;
         }
         Ok(())
     }
@@ -637,9 +705,9 @@ impl Manager for V1Manager {
         let dir = self
             .dir("pids")
             .or_else(|| self.dir("memory"))
-            .or_else(|| self.hierarchies.first().map(|h| h.dir_of(&self.path)));
+            .or_else(|| self.hierarchies.first().map(|h| self.dir_in(h)));
         match dir {
-            Some(d) if d.exists() => read_pids(&d.join("cgroup.procs")),
+            Some(d) if d.exists() => read_pids_recursive(&d),
             _ => Ok(Vec::new()),
         }
     }
@@ -665,7 +733,7 @@ impl Manager for V1Manager {
         }
         let mut first_err = None;
         for h in &self.hierarchies {
-            if let Err(e) = rmdir_retry(&h.dir_of(&self.path)) {
+            if let Err(e) = rmdir_tree(&self.dir_in(h)) {
                 first_err.get_or_insert(e);
             }
         }
@@ -682,9 +750,46 @@ impl Manager for V1Manager {
         )
     }
 
+    fn is_frozen(&self) -> bool {
+        self.dir("freezer")
+            .and_then(|d| std::fs::read_to_string(d.join("freezer.state")).ok())
+            .is_some_and(|s| s.trim() != "THAWED")
+    }
+
     fn exists(&self) -> bool {
-        self.hierarchies
-            .iter()
-            .any(|h| h.dir_of(&self.path).exists())
+        self.hierarchies.iter().any(|h| self.dir_in(h).exists())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hierarchy(controllers: &[&str], is_v2: bool) -> Hierarchy {
+        Hierarchy {
+            mount_point: PathBuf::from("/sys/fs/cgroup/x"),
+            root: "/".into(),
+            controllers: controllers.iter().map(|c| c.to_string()).collect(),
+            is_v2,
+        }
+    }
+
+    const PROC_CGROUP: &str = "9:name=systemd:/user/1000\n\
+        4:cpuacct,cpu:/a/b\n\
+        3:cpuset:/\n\
+        1:memory:/m\n\
+        0::/unified\n";
+
+    #[test]
+    fn path_in_matches_the_set_of_controllers() {
+        let cpu = hierarchy(&["cpu", "cpuacct"], false);
+        assert_eq!(cpu.path_in(PROC_CGROUP).as_deref(), Some("/a/b"));
+        let named = hierarchy(&["name=systemd"], false);
+        assert_eq!(named.path_in(PROC_CGROUP).as_deref(), Some("/user/1000"));
+        let v2 = hierarchy(&[], true);
+        assert_eq!(v2.path_in(PROC_CGROUP).as_deref(), Some("/unified"));
+        // "cpu" alone is not the "cpu,cpuacct" hierarchy.
+        assert_eq!(hierarchy(&["cpu"], false).path_in(PROC_CGROUP), None);
+        assert_eq!(hierarchy(&["pids"], false).path_in(PROC_CGROUP), None);
     }
 }

@@ -1,7 +1,7 @@
 //! cgroup v2: one unified hierarchy; controllers are enabled down the path.
 
 use super::resources::{Dir, blkio_weight_to_io, v2_bytes, write_field};
-use super::{Manager, pids_value, read_pids, rmdir_retry, write_file};
+use super::{Manager, pids_value, read_pids_recursive, rmdir_tree, write_file};
 use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxResources};
 use std::path::{Path, PathBuf};
@@ -128,7 +128,7 @@ impl Manager for V2Manager {
         if !self.dir.exists() {
             return Ok(Vec::new());
         }
-        read_pids(&self.dir.join("cgroup.procs"))
+        read_pids_recursive(&self.dir)
     }
 
     fn destroy(&self) -> Result<()> {
@@ -151,7 +151,7 @@ impl Manager for V2Manager {
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        rmdir_retry(&self.dir)
+        rmdir_tree(&self.dir)
     }
 
     fn set_frozen(&self, frozen: bool) -> Result<()> {
@@ -165,6 +165,13 @@ impl Manager for V2Manager {
                     .is_ok_and(|s| s.lines().any(|l| l == want))
             },
         )
+    }
+
+    fn is_frozen(&self) -> bool {
+        // cgroup.events says "frozen 1" also when an ancestor is frozen.
+        std::fs::read_to_string(self.dir.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+            || std::fs::read_to_string(self.dir.join("cgroup.events"))
+                .is_ok_and(|s| s.lines().any(|l| l == "frozen 1"))
     }
 
     fn exists(&self) -> bool {
@@ -413,21 +420,44 @@ pub(crate) fn enable_down(mount: &Path, dir: &Path, ctrls: &[&str]) -> Result<()
     Ok(())
 }
 
-/// cgroup v1 cpu.shares [2, 262144] mapped onto v2 cpu.weight [1, 10000].
+/// cgroup v1 cpu.shares [2, 262144] mapped onto v2 cpu.weight [1, 10000]
+/// along a quadratic in log space that meets both ends and the defaults
+/// (1024 shares -> weight 100), as runc 1.3 and crun 1.23 do: a linear map
+/// gave a default pod weight 39, less than half a system service's 100.
+/// 0 means unset (the caller writes nothing).
 pub fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 100;
+    match shares {
+        0 => 100,
+        1..=2 => 1,
+        262_144.. => 10_000,
+        s => {
+            let l = (s as f64).log2();
+            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+            10f64.powf(exponent).ceil() as u64
+        }
     }
-    let s = shares.clamp(2, 262_144);
-    1 + ((s - 2) * 9999) / 262_142
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn shares_map_onto_weights() {
-        assert_eq!(super::shares_to_weight(2), 1);
-        assert_eq!(super::shares_to_weight(262_144), 10_000);
-        assert_eq!(super::shares_to_weight(1024), 39);
+        for (shares, weight) in [
+            (1, 1),
+            (2, 1),
+            (3, 2),
+            (10, 4),
+            (100, 17),
+            (512, 59),
+            (1024, 100),
+            (2048, 174),
+            (4096, 303),
+            (102_400, 4429),
+            (262_143, 10_000),
+            (262_144, 10_000),
+            (1 << 30, 10_000),
+        ] {
+            assert_eq!(super::shares_to_weight(shares), weight, "shares {shares}");
+        }
     }
 }

@@ -4,8 +4,8 @@
 //! Three passes over the raw JSON value (not the typed spec, so that one
 //! bad field does not hide the others):
 //! - [`schema`]: the shape rules of the OCI JSON schema;
-//! - [`rules`]: rules between fields, which touch nothing of the host;
-//! - [`host`]: what the bundle asks of this host and its rootfs.
+//! - `rules`: rules between fields, which touch nothing of the host;
+//! - `host`: what the bundle asks of this host and its rootfs.
 //!
 //! The rules of the last two live by config section, one file each:
 //! `root.rs` (ociVersion, root), `process.rs`, `mounts.rs`,

@@ -40,12 +40,41 @@ pub(super) fn namespaces(c: &Ctx, r: &mut Report) {
         }
         seen.push(t);
     }
+    // Without a mount namespace the container shares the runtime's and is
+    // only chrooted into its rootfs: nothing is mounted or remounted there.
     if !has_ns(c, "mount") {
-        r.error(
-            "/linux/namespaces",
-            "a mount namespace is required to set up the root filesystem",
-            Some("add {\"type\": \"mount\"}".into()),
-        );
+        for (field, what) in [
+            ("/linux/maskedPaths", "masking paths"),
+            ("/linux/readonlyPaths", "read-only paths"),
+            (
+                "/linux/sysctl",
+                "sysctls (written through the container's /proc)",
+            ),
+        ] {
+            if c.get(field).is_some_and(nonempty) {
+                r.error(
+                    field,
+                    format!("{what} need a mount namespace of the container's own"),
+                    Some(
+                        "add {\"type\": \"mount\"} to /linux/namespaces, or drop the field".into(),
+                    ),
+                );
+            }
+        }
+        if c.get("/root/readonly").and_then(Value::as_bool) == Some(true) {
+            r.error(
+                "/root/readonly",
+                "a read-only root needs a mount namespace of the container's own",
+                Some("add {\"type\": \"mount\"} to /linux/namespaces, or set it to false".into()),
+            );
+        }
+        if c.get("/mounts").is_some_and(nonempty) {
+            r.warning(
+                "/mounts",
+                "not made: without a mount namespace the container shares the runtime's, and hull mounts nothing into it",
+                Some("add {\"type\": \"mount\"} to /linux/namespaces to have them".into()),
+            );
+        }
     }
     for field in ["hostname", "domainname"] {
         if c.str(&format!("/{field}")).is_some_and(|h| !h.is_empty()) && !has_ns(c, "uts") {
@@ -217,10 +246,12 @@ pub(super) fn sysctls(c: &Ctx, r: &mut Report) {
         if let Some(problem) = sysctl_problem(k, &has) {
             let hint = if k.starts_with("net.") {
                 "add {\"type\": \"network\"} to /linux/namespaces"
+            } else if k.starts_with("user.") {
+                "add {\"type\": \"user\"} (with uidMappings and gidMappings) to /linux/namespaces"
             } else if k.starts_with("kernel.") || k.starts_with("fs.mqueue.") {
                 "only the ipc and uts namespaced kernel.* sysctls can be set"
             } else {
-                "only namespaced sysctls (net.*, the ipc kernel.* ones, fs.mqueue.*) can be set"
+                "only namespaced sysctls (net.*, the ipc kernel.* ones, fs.mqueue.*, user.* with a user namespace) can be set"
             };
             r.error(&path, problem, Some(hint.into()));
         }
@@ -247,6 +278,11 @@ fn sysctl_problem(key: &str, has_new: &dyn Fn(LinuxNamespaceType) -> bool) -> Op
     if key.starts_with("net.") {
         return (!has_new(LinuxNamespaceType::Network))
             .then(|| "needs a new network namespace".to_string());
+    }
+    // user.max_* count per user namespace: the container's own ones.
+    if key.starts_with("user.") {
+        return (!has_new(LinuxNamespaceType::User))
+            .then(|| "needs a new user namespace".to_string());
     }
     if key == "kernel.hostname" || key == "kernel.domainname" {
         return (!has_new(LinuxNamespaceType::Uts))
@@ -441,5 +477,14 @@ fn joined_user_mappings(c: &Ctx, r: &mut Report, path: &str) {
                 Some("remove the mappings, or give the joined namespace's".into()),
             );
         }
+    }
+}
+
+/// An array or object with something in it.
+fn nonempty(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => false,
     }
 }

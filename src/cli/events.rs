@@ -28,10 +28,7 @@ impl EventsArgs {
 pub fn run(root: &Path, a: EventsArgs) -> Result<i32> {
     if a.stats {
         let data = control::stats(root, &a.id)?;
-        println!(
-            "{}",
-            serde_json::json!({"type": "stats", "id": a.id, "data": data})
-        );
+        println!("{}", control::event_line("stats", &a.id, Some(&data)));
         return Ok(0);
     }
     let iv = parse_duration(&a.interval)?;

@@ -49,7 +49,8 @@ pub struct ExecArgs {
     /// Pass this many extra descriptors (from fd 3).
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Run in this sub-cgroup of the container's cgroup (cgroup v2).
+    /// Run in this sub-cgroup of the container's cgroup: SUB, or
+    /// CTRL[,CTRL]:SUB for some v1 hierarchies (repeatable).
     #[arg(long)]
     pub cgroup: Vec<String>,
     /// Unix socket that receives a pidfd of the new process.
@@ -65,14 +66,9 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-/// `--cgroup`: one sub-cgroup path, in the cgroup v2 form.
+/// `--cgroup`: sub-cgroups of the container's, `SUB` or `CTRL[,CTRL]:SUB`.
 fn check_exec_cgroup(cgroup: &[String]) -> Result<()> {
-    if cgroup.len() > 1 || cgroup.iter().any(|c| c.contains(':')) {
-        return Err(Error::msg(
-            "--cgroup: only one sub-cgroup path (cgroup v2 form) is supported",
-        ));
-    }
-    Ok(())
+    crate::cgroups::ExecSubCgroups::parse(cgroup).map(drop)
 }
 
 impl ExecArgs {
@@ -131,7 +127,7 @@ pub fn run(root: PathBuf, a: ExecArgs) -> Result<i32> {
         detach: a.detach,
         pid_file: a.pid_file,
         preserve_fds: a.preserve_fds as i32,
-        sub_cgroup: a.cgroup.first().cloned(),
+        sub_cgroups: crate::cgroups::ExecSubCgroups::parse(&a.cgroup)?,
         ignore_paused: a.ignore_paused,
         pidfd_socket: a.pidfd_socket,
     })

@@ -27,7 +27,7 @@ pub struct UpdateArgs {
     #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
     /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares")]
+    #[arg(long = "cpu-shares", alias = "cpu-share")]
     pub cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds (-1 unlimited).
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]

@@ -535,7 +535,7 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
         }
         state.status = Status::Running;
         state.pid = restored_pid;
-        state.pid_start_time = super::process_start_time(restored_pid).unwrap_or(0);
+        state.pid_start_time = crate::procinfo::start_time(restored_pid).unwrap_or(0);
         write_state(&dir, &state)?;
         if let Some(p) = &o.pid_file {
             super::lifecycle::write_pid_file(p, restored_pid)?;

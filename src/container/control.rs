@@ -96,6 +96,17 @@ pub fn update(root: &Path, id: &str, changes: &oci_spec::runtime::LinuxResources
             "cannot update container \"{id}\": it has no cgroup"
         )));
     }
+    let mut merged = merged;
+    // `--memory -1` alone lifts the memory+swap limit too (as runc does):
+    // an old memsw limit would otherwise stay below unlimited memory.
+    if let Some(mem) = merged.memory_mut()
+        && changes
+            .memory()
+            .as_ref()
+            .is_some_and(|m| m.limit() == Some(-1) && m.swap().is_none())
+    {
+        mem.set_swap(Some(-1));
+    }
     let mut live = merged.clone();
     live.set_devices(None);
     // Only the memory fields asked for are checked against usage.
@@ -119,6 +130,20 @@ pub fn stats(root: &Path, id: &str) -> Result<serde_json::Value> {
         return Err(Error::msg(format!("container \"{id}\" is stopped")));
     }
     cgroups::manager(&c.state.cgroup_path).stats()
+}
+
+/// One `events` line: `{"type":..,"id":..,"data":..}` with the keys in
+/// that order, as runc prints them (a JSON map would sort them).
+pub fn event_line(kind: &str, id: &str, data: Option<&serde_json::Value>) -> String {
+    #[derive(serde::Serialize)]
+    struct Event<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<&'a serde_json::Value>,
+    }
+    serde_json::to_string(&Event { kind, id, data }).unwrap_or_default()
 }
 
 /// `events`: prints one JSON object per line: a stats event every
@@ -145,7 +170,7 @@ pub fn events(
     let mut ooms = m.oom_kills();
     let tick = std::time::Duration::from_millis(100);
     let mut next_stats = std::time::Instant::now();
-    let emit = |out: &mut dyn std::io::Write, v: serde_json::Value| -> Result<()> {
+    let emit = |out: &mut dyn std::io::Write, v: String| -> Result<()> {
         writeln!(out, "{v}")
             .and_then(|_| out.flush())
             .map_err(|e| Error::msg(format!("events: write: {e}")))
@@ -155,7 +180,7 @@ pub fn events(
         let now = m.oom_kills();
         if now > ooms {
             ooms = now;
-            emit(out, serde_json::json!({"type": "oom", "id": id}))?;
+            emit(out, event_line("oom", id, None))?;
         }
         if !alive {
             return Ok(());
@@ -164,10 +189,7 @@ pub fn events(
             && std::time::Instant::now() >= next_stats
         {
             let data = m.stats()?;
-            emit(
-                out,
-                serde_json::json!({"type": "stats", "id": id, "data": data}),
-            )?;
+            emit(out, event_line("stats", id, Some(&data)))?;
             next_stats = std::time::Instant::now() + iv;
         }
         std::thread::sleep(tick);

@@ -18,8 +18,8 @@ pub struct ExecOptions {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
-    /// Sub-cgroup (relative to the container's) for the new process.
-    pub sub_cgroup: Option<String>,
+    /// Sub-cgroups (below the container's) for the new process.
+    pub sub_cgroups: cgroups::ExecSubCgroups,
     pub ignore_paused: bool,
     pub pidfd_socket: Option<PathBuf>,
 }
@@ -56,14 +56,7 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         )
     };
     protect_exec(pid, &spec, &cgroup_path, Some(&o.process))?;
-    let cgroup_path = match &o.sub_cgroup {
-        Some(sub) => format!(
-            "{}/{}",
-            cgroup_path.trim_end_matches('/'),
-            sub.trim_start_matches('/')
-        ),
-        None => cgroup_path,
-    };
+    let cgroup = cgroups::exec_manager(&cgroup_path, &o.sub_cgroups)?;
     let terminal = o.process.terminal().unwrap_or(false);
     let mut own_terminal = None;
     let console = match (&o.console_socket, terminal) {
@@ -83,12 +76,6 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         supervise::become_subreaper()?;
         supervise::block_signals()?;
     }
-    let cgroup = cgroups::manager(&cgroup_path);
-    if o.sub_cgroup.is_some() && !cgroup.exists() {
-        return Err(Error::msg(format!(
-            "--cgroup: {cgroup_path} does not exist"
-        )));
-    }
     let pid = px::spawn(&px::ExecTarget {
         id: &o.id,
         bundle: &bundle_dir,
@@ -103,7 +90,7 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         // A container killed while hull joins it makes the joins fail
         // obscurely (clone3 into a dead pid namespace is ENOMEM, the stage
         // dies: EPIPE): say what happened.
-        if super::process_matches(pid, start_time) && !super::process_exiting(pid) {
+        if super::process_matches(pid, start_time) && !crate::procinfo::exiting(pid) {
             e
         } else {
             Error::msg(format!(

@@ -118,6 +118,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         Some(u) => u.cgroup.clone(),
         None => cgroups::resolve_path(cgroups_path, &o.id)?,
     };
+    cgroups::check_existing(&cgroup_path)?;
     let own_pid_ns = bundle
         .spec
         .linux()
@@ -195,7 +196,7 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         }
         state.status = Status::Created;
         state.pid = launched.pid;
-        state.pid_start_time = super::process_start_time(launched.pid).unwrap_or(0);
+        state.pid_start_time = crate::procinfo::start_time(launched.pid).unwrap_or(0);
         let state = state.clone();
         let container = Container::from_parts(dir.clone(), state, lock);
         // The init must be killed if anything below fails.

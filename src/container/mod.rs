@@ -471,59 +471,8 @@ pub fn write_state(dir: &Path, state: &State) -> Result<()> {
         .ctx(|| format!("fsync {}", dir.display()))
 }
 
-/// Reads the start time (in clock ticks since boot) of a live, non-zombie process.
-pub fn process_start_time(pid: i32) -> Option<u64> {
-    use std::io::Read;
-    // One open and (usually) one read into a stack buffer: `list` does this
-    // once per container. The line is far shorter than the buffer (a
-    // 16-byte comm and 52 numeric fields).
-    let mut f = File::open(format!("/proc/{pid}/stat")).ok()?;
-    let mut buf = [0u8; 2048];
-    let mut len = 0;
-    while len < buf.len() {
-        match f.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    let stat = &buf[..len];
-    // The command name may hold spaces, parens and non-UTF-8 bytes: fields
-    // start after the last ')'.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
-    let mut fields = rest.split(' ');
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    // rest starts at field 3 (state); starttime is field 22.
-    fields.nth(18)?.parse().ok()
-}
-
-/// True while a process is exiting (PF_EXITING in field 9 of
-/// /proc/pid/stat): killed, but not yet a zombie. A pid namespace's init
-/// stays in this state until every other process in the namespace is gone.
-pub fn process_exiting(pid: i32) -> bool {
-    const PF_EXITING: u64 = 0x4;
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let Some(close) = stat.rfind(')') else {
-        return false;
-    };
-    // After the comm: state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9).
-    stat.get(close + 2..)
-        .unwrap_or_default()
-        .split(' ')
-        .nth(6)
-        .and_then(|f| f.parse::<u64>().ok())
-        .is_some_and(|f| f & PF_EXITING != 0)
-}
-
 pub fn process_matches(pid: i32, start_time: u64) -> bool {
-    process_start_time(pid) == Some(start_time)
+    crate::procinfo::start_time(pid) == Some(start_time)
 }
 
 /// The user name owning a path, as `list` shows it. Names are looked up
@@ -636,14 +585,6 @@ mod tests {
         for good in ["a", "abc-123", "x.y", "A_b+c"] {
             validate_id(good).unwrap();
         }
-    }
-
-    #[test]
-    fn own_start_time_is_read() {
-        let me = std::process::id() as i32;
-        assert!(process_start_time(me).is_some());
-        assert!(process_start_time(i32::MAX).is_none());
-        assert!(!process_exiting(me));
     }
 }
 

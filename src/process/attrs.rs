@@ -197,6 +197,18 @@ pub fn set_cpu_affinity(list: Option<&String>, field: &str, pid: i32) -> Result<
         .ctx(|| format!("{field}: sched_setaffinity {list:?}"))
 }
 
+/// Lets the process run on every CPU its cgroup's cpuset allows: it must
+/// not keep the affinity of whatever started hull (a shim or kubelet
+/// pinned to a few CPUs). The kernel narrows the full mask to the cpuset.
+pub fn reset_cpu_affinity() -> Result<()> {
+    let mut all = nix::sched::CpuSet::new();
+    for cpu in 0..nix::sched::CpuSet::count() {
+        all.set(cpu).ctx(|| "reset CPU affinity".into())?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &all)
+        .ctx(|| "reset CPU affinity: sched_setaffinity (all CPUs)".into())
+}
+
 pub fn set_memory_policy(spec: &Spec) -> Result<()> {
     use oci_spec::runtime::{MemoryPolicyFlagType, MemoryPolicyModeType};
     let Some(mp) = spec
@@ -333,12 +345,13 @@ pub fn apply_process(
     set_personality(spec)?;
     set_io_priority(process)?;
     set_scheduler(process)?;
-    if let Some(aff) = process.exec_cpu_affinity() {
-        set_cpu_affinity(
-            aff.cpu_affinity_final().as_ref(),
-            "process.execCPUAffinity.final",
-            0,
-        )?;
+    match process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().as_ref())
+    {
+        Some(list) => set_cpu_affinity(Some(list), "process.execCPUAffinity.final", 0)?,
+        None => reset_cpu_affinity()?,
     }
     // AppArmor / SELinux labels for the execve, while the process is
     // still privileged and before seccomp (which may refuse openat2).

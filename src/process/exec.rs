@@ -57,6 +57,16 @@ fn open_namespaces(pid: i32) -> Result<Vec<(&'static str, libc::c_int, OwnedFd)>
 /// exec'd (or the error that stopped it).
 pub fn spawn(t: &ExecTarget) -> Result<i32> {
     let namespaces = open_namespaces(t.init_pid)?;
+    // The same mount namespace as hull's: the container's root is the
+    // init's chroot, opened here while /proc shows it.
+    let shared_root = if namespaces.iter().any(|(k, _, _)| *k == "mnt") {
+        None
+    } else {
+        let p = format!("/proc/{}/root", t.init_pid);
+        Some(OwnedFd::from(
+            std::fs::File::open(&p).ctx(|| format!("open {p}"))?,
+        ))
+    };
     // The container's seccomp profile applies to exec'd processes too;
     // compile it and reach its listener while still on the host.
     let filter = match t.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
@@ -84,7 +94,7 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
     let stage = match unsafe { nix::unistd::fork() }.ctx(|| "fork exec stage".into())? {
         nix::unistd::ForkResult::Child => {
             let chan = Channel::from_fd(child_fd);
-            let res = join_and_fork(&chan, &namespaces, t.cgroup, || {
+            let res = join_and_fork(&chan, &namespaces, shared_root.as_ref(), t.cgroup, || {
                 run_process(
                     &chan,
                     t,
@@ -148,6 +158,7 @@ fn lift(fd: &OwnedFd, min: RawFd) -> Result<OwnedFd> {
 fn join_and_fork(
     chan: &Channel,
     namespaces: &[(&str, libc::c_int, OwnedFd)],
+    shared_root: Option<&OwnedFd>,
     cgroup: &dyn crate::cgroups::Manager,
     child: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
@@ -169,6 +180,13 @@ fn join_and_fork(
     for (kind, flag, fd) in others {
         nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::from_bits_retain(*flag))
             .ctx(|| format!("exec: join the container's {kind} namespace"))?;
+    }
+    // A container that shares hull's mount namespace is only chrooted into
+    // its rootfs: the process enters the init's root the same way.
+    if let Some(root) = shared_root {
+        nix::unistd::fchdir(root.as_fd()).ctx(|| "exec: enter the container's root".into())?;
+        nix::unistd::chroot(".").ctx(|| "exec: chroot into the container's root".into())?;
+        nix::unistd::chdir("/").ctx(|| "exec: chdir /".into())?;
     }
     let mut child = Some(child);
     let mut run_child = || -> std::convert::Infallible {

@@ -185,8 +185,11 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     if cfg.cgroup_self_join {
         cfg.cgroup.join_self_v1()?;
     }
-    let in_userns =
-        cfg.plan.creates(LinuxNamespaceType::User) || cfg.plan.joins(LinuxNamespaceType::User);
+    // Also true when hull itself was started in a user namespace (rootless
+    // podman runs the runtime in its own): mknod is refused there too.
+    let in_userns = cfg.plan.creates(LinuxNamespaceType::User)
+        || cfg.plan.joins(LinuxNamespaceType::User)
+        || crate::namespaces::in_child_user_namespace();
     // Outside a user namespace /proc/self stays root's either way: protect
     // the image at once. In one, later writes to /proc/self (oom_score_adj,
     // mode 0644) need it dumpable: becoming root in the new user namespace
@@ -215,15 +218,26 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         join_session_keyring(cfg.id);
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    rootfs::prepare(&rootfs::Setup {
-        spec,
-        rootfs: cfg.rootfs,
-        bundle: cfg.bundle,
-        cgroup_view: &|| cgroup_view(cfg.cgroup_path),
-        new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
-        in_userns,
-        idmapped: cfg.idmapped,
-    })?;
+    // Without a mount namespace of its own the container shares hull's (a
+    // namespace not listed is inherited): nothing is mounted into it, and
+    // the rootfs is entered by chroot (`hull check` lists what is not made).
+    let own_mounts =
+        cfg.plan.creates(LinuxNamespaceType::Mount) || cfg.plan.joins(LinuxNamespaceType::Mount);
+    if own_mounts {
+        rootfs::prepare(&rootfs::Setup {
+            spec,
+            rootfs: cfg.rootfs,
+            bundle: cfg.bundle,
+            cgroup_view: &|| cgroup_view(cfg.cgroup_path, !cfg.cgroup.is_skipped(), cfg.rootfs),
+            new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
+            in_userns,
+            idmapped: cfg.idmapped,
+        })?;
+    } else {
+        crate::logging::debug(
+            "no mount namespace: sharing the runtime's; no mounts are made, the rootfs is entered by chroot",
+        );
+    }
     if !hooks::list(spec, hooks::Kind::Prestart).is_empty()
         || !hooks::list(spec, hooks::Kind::CreateRuntime).is_empty()
     {
@@ -240,13 +254,21 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         Some(cfg.rootfs),
     )?;
     crate::logging::debug("rootfs prepared; createContainer hooks done");
-    rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
-    crate::logging::debug(if cfg.no_pivot {
+    if !own_mounts {
+        rootfs::chroot_into(cfg.rootfs)?;
+    } else {
+        rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+    }
+    crate::logging::debug(if !own_mounts {
+        "entered the rootfs (chroot)"
+    } else if cfg.no_pivot {
         "entered the rootfs (MS_MOVE + chroot)"
     } else {
         "entered the rootfs (pivot_root)"
     });
-    if !process.terminal().unwrap_or(false) {
+    // (In the runtime's mount namespace the host's /dev/null is no
+    // foreign mount, and the rootfs may have no /dev at all.)
+    if own_mounts && !process.terminal().unwrap_or(false) {
         rootfs::reopen_dev_null_stdio()?;
     }
     if process.terminal().unwrap_or(false) {
@@ -257,7 +279,8 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup_in_container(fd, size, true, process.user().uid())?;
+        // /dev/console is bound only in a mount namespace of the container's.
+        crate::console::setup_in_container(fd, size, own_mounts, process.user().uid())?;
         let _ = nix::unistd::close(fd);
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -266,14 +289,16 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
     }
-    rootfs::finalize(spec)?;
-    crate::logging::debug("sysctls, readonlyPaths and maskedPaths applied");
+    if own_mounts {
+        rootfs::finalize(spec)?;
+        crate::logging::debug("sysctls, readonlyPaths and maskedPaths applied");
+    }
     attrs::set_memory_policy(spec)?;
     // Without no_new_privs, seccomp needs CAP_SYS_ADMIN, which changing
     // to a non-root user clears from the effective set: install it just
     // before the uid change, so the profile also governs the rest of the
     // set-up (setgroups, setres[ug]id, capset, prctl, the ready message,
-    // accept4, fcntl, close_range, execve).
+    // accept4, startContainer hooks, fcntl, execve; close_range comes first).
     let nnp = process.no_new_privileges().unwrap_or(false);
     attrs::close_on_exec_from_3();
     attrs::apply_process(process, spec, in_userns, &mut || {
@@ -341,20 +366,44 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
 
 /// What a "cgroup" mount in the rootfs shows: the container's cgroup
 /// directory on a cgroup2 host, else each v1 hierarchy's.
-fn cgroup_view(path: &str) -> Result<rootfs::CgroupView> {
+fn cgroup_view(
+    path: &str,
+    has_cgroup: bool,
+    rootfs: &std::path::Path,
+) -> Result<rootfs::CgroupView> {
     use crate::cgroups;
     if cgroups::host_version() == cgroups::Version::V2 {
-        let dir = std::path::Path::new(cgroups::CGROUP_ROOT).join(path.trim_start_matches('/'));
-        return Ok(rootfs::CgroupView::V2 { dir });
+        let root = std::path::Path::new(cgroups::CGROUP_ROOT);
+        return Ok(if has_cgroup {
+            rootfs::CgroupView::V2 {
+                dir: root.join(path.trim_start_matches('/')),
+                read_only: false,
+            }
+        } else {
+            rootfs::CgroupView::V2 {
+                dir: root.to_path_buf(),
+                read_only: true,
+            }
+        });
     }
+    // Where the init is now: its own cgroup, or where the caller left it
+    // when it has none. Only existing directories: never a path hull did
+    // not create.
+    let current =
+        std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
     Ok(rootfs::CgroupView::V1(
         cgroups::v1_hierarchies()?
             .iter()
-            .filter(|h| !h.is_v2)
+            // Not the copies that a bind of /sys into the rootfs made.
+            .filter(|h| !h.is_v2 && !h.mount_point.starts_with(rootfs))
             .map(|h| rootfs::CgroupV1Dir {
                 mount_point: h.mount_point.clone(),
                 controllers: h.controllers.clone(),
-                dir: h.dir_of(path),
+                dir: h
+                    .path_in(&current)
+                    .map(|p| h.dir_of(&p))
+                    .filter(|d| d.is_dir())
+                    .unwrap_or_else(|| h.mount_point.clone()),
             })
             .collect(),
     ))

@@ -1,5 +1,40 @@
 //! The protocol between `hull create` (the parent) and the init stages, over
 //! one SOCK_SEQPACKET socketpair: one datagram per message, JSON-encoded.
+//!
+//! `create`, in order (launch.rs is the parent, init.rs the stages):
+//!
+//! ```text
+//!  parent (launch.rs)                  stage 1 (only to join namespaces by
+//!  |                                   path or create user/time ones)
+//!  | clone3 ------------------------->  |
+//!  |                                    | setns by path, time offsets,
+//!  |                                    | unshare(CLONE_NEWUSER)
+//!  |  <------------- MapIds { pid }     |
+//!  | write uid_map/gid_map              |
+//!  |  MapsDone ------------------------> | become root, clone3 the init
+//!  |  <------------- InitPid { pid }    | exits
+//!  |
+//!  |     (without stage 1 the parent clones the init itself)
+//!  |                                   init (PID 1 in the container)
+//!  | cgroup, CPU affinity, net devices  |
+//!  |  Go { pid } ----------------------> | hostname, rootfs::prepare
+//!  |  <--------------------- RunHooks    | (only with prestart or
+//!  | prestart + createRuntime hooks     |  createRuntime hooks)
+//!  |  HooksDone -----------------------> | createContainer hooks, pivot_root,
+//!  |                                    | process attributes, seccomp
+//!  |  <------------------------ Ready   |
+//!  | state.json "created", exit         | wait in accept() on the start
+//!                                       | socket (process/start.rs)
+//! ```
+//!
+//! `exec` (exec.rs): the exec stage joins the namespaces and forks the
+//! process, which sends `ExecPid { pid, placed }`; the parent puts it in
+//! the cgroup unless placed and answers `Go { pid }`; the process then
+//! execs, which closes the channel (close-on-exec): EOF means success.
+//!
+//! At any point a stage may send `Error { msg }` (the parent reports it and
+//! cleans up) or, with --debug, `Debug { msg }` lines, which `recv` logs and
+//! skips.
 
 use crate::error::{Context, Error, Result};
 use serde::{Deserialize, Serialize};

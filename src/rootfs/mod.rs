@@ -41,8 +41,9 @@ fn root_propagation(spec: &Spec) -> Option<MsFlags> {
 /// What a mount of type "cgroup" shows, told by the caller: the rootfs
 /// mounts cgroupfs but does not manage cgroups.
 pub enum CgroupView {
-    /// A pure cgroup v2 host: the container's cgroup directory.
-    V2 { dir: PathBuf },
+    /// A pure cgroup v2 host: the container's cgroup directory, or the
+    /// cgroup2 root, read-only, for a container without a cgroup.
+    V2 { dir: PathBuf, read_only: bool },
     /// A cgroup v1 host: each v1 hierarchy.
     V1(Vec<CgroupV1Dir>),
 }
@@ -75,6 +76,11 @@ pub fn prepare(s: &Setup) -> Result<()> {
     .ctx(|| format!("root.path: bind mount {} onto itself", s.rootfs.display()))?;
     let root = paths::open_root(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+    let devices_below = !dev_is_bind_mounted(mounts);
+    // A read-only tmpfs that gets mount points (or devices) made in it later
+    // (a read-only /dev, then /dev/pts...) is mounted writable and turned
+    // read-only once everything below it is in place.
+    let mut read_only_later: Vec<(usize, MsFlags)> = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         let opts = m.options().as_deref().unwrap_or(&[]);
         let parsed = options::parse(opts);
@@ -94,10 +100,27 @@ pub fn prepare(s: &Setup) -> Result<()> {
                 .join(","),
             parsed.data().unwrap_or_default()
         ));
-        mount_one(s, root.as_fd(), i, m)
-            .map_err(|e| e.wrap(format!("mount /mounts/{i} ({})", m.destination().display())))?;
+        let dest = m.destination();
+        let filled_later = mounts[i + 1..]
+            .iter()
+            .any(|n| n.destination() != dest && n.destination().starts_with(dest))
+            || (devices_below && dest == Path::new("/dev"));
+        // Only a tmpfs starts empty: other filesystems (sysfs, binds) bring
+        // their mount points with them.
+        let defer = filled_later
+            && m.typ().as_deref() == Some("tmpfs")
+            && !parsed.is_bind()
+            && parsed.flags.contains(MsFlags::MS_RDONLY);
+        if defer {
+            crate::logging::debug(format!(
+                "mount /mounts/{i}: writable until the mounts below it are made, then read-only"
+            ));
+            read_only_later.push((i, parsed.flags - MsFlags::MS_REC));
+        }
+        mount_one(s, root.as_fd(), i, m, defer)
+            .map_err(|e| e.wrap(format!("mount /mounts/{i} ({})", dest.display())))?;
     }
-    if !dev_is_bind_mounted(mounts) {
+    if devices_below {
         crate::logging::debug("create the default devices and /dev symlinks");
         create_devices(root.as_fd(), s.spec, s.in_userns)?;
         setup_dev_symlinks(root.as_fd())?;
@@ -105,6 +128,19 @@ pub fn prepare(s: &Setup) -> Result<()> {
     // A missing working directory is created, as other runtimes do.
     if let Some(p) = s.spec.process() {
         ensure(root.as_fd(), p.cwd(), Kind::Dir).map_err(|e| e.wrap("process.cwd"))?;
+    }
+    for (i, flags) in read_only_later {
+        let dest = mounts[i].destination();
+        let top = open_in_root(root.as_fd(), dest, libc::O_PATH)
+            .ctx(|| format!("reopen {}", dest.display()))?;
+        mount(
+            NONE,
+            &fd_path(&top),
+            NONE,
+            MsFlags::MS_REMOUNT | flags,
+            NONE,
+        )
+        .ctx(|| format!("mount /mounts/{i} ({}): remount read-only", dest.display()))?;
     }
     Ok(())
 }
@@ -118,8 +154,19 @@ fn bind_source(s: &Setup, m: &Mount) -> PathBuf {
     }
 }
 
-fn mount_one(s: &Setup, root: std::os::fd::BorrowedFd, i: usize, m: &Mount) -> Result<()> {
-    let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+/// Mounts `m`; `writable`: leave out its read-only flag (the caller
+/// remounts it read-only later).
+fn mount_one(
+    s: &Setup,
+    root: std::os::fd::BorrowedFd,
+    i: usize,
+    m: &Mount,
+    writable: bool,
+) -> Result<()> {
+    let mut opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+    if writable {
+        opts.flags -= MsFlags::MS_RDONLY;
+    }
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
     let src_for_check = (opts.is_bind() || typ == "bind").then(|| bind_source(s, m));
@@ -329,7 +376,9 @@ fn mount_setattr_recursive(
 
 /// A mount of type "cgroup": cgroup2 on v2 hosts; on v1 a tmpfs holding one
 /// mount per hierarchy. With a cgroup namespace the kernel shows the
-/// container's cgroup as the root; without one, its directories are bound.
+/// container's cgroup as the root; without one, the directories the caller's
+/// view names are bound (the init's current cgroup on v1; on v2 its cgroup,
+/// or the cgroup2 root read-only when it has none).
 fn mount_cgroup(
     s: &Setup,
     root: std::os::fd::BorrowedFd,
@@ -341,7 +390,15 @@ fn mount_cgroup(
     let view = (s.cgroup_view)()?;
     let hierarchies = match view {
         CgroupView::V1(h) => h,
-        CgroupView::V2 { dir: src } => {
+        CgroupView::V2 {
+            dir: src,
+            read_only,
+        } => {
+            let flags = if read_only {
+                flags | MsFlags::MS_RDONLY
+            } else {
+                flags
+            };
             if s.new_cgroupns {
                 return mount(
                     Some("cgroup2"),
@@ -420,6 +477,14 @@ fn mount_cgroup(
 }
 
 /// Swaps the root: pivot_root(2), or with `--no-pivot` MS_MOVE + chroot.
+/// Enters the rootfs by chroot alone: the container has no mount
+/// namespace of its own, so nothing may be moved or unmounted.
+pub fn chroot_into(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
+    nix::unistd::chroot(".").ctx(|| format!("chroot into {}", rootfs.display()))?;
+    nix::unistd::chdir("/").ctx(|| "chdir /".into())
+}
+
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::Mode;

@@ -139,17 +139,13 @@ pub fn spec_exposure(spec: &Spec) -> Option<String> {
 
 /// /proc/<pid>/status "CapBnd" or "CapPrm" includes CAP_SYS_PTRACE.
 fn process_may_ptrace(pid: i32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+    let Some(status) = crate::procinfo::status(pid) else {
         return false;
     };
     let bit = 1u64 << caps::Capability::CAP_SYS_PTRACE.index();
-    status.lines().any(|l| {
-        let v = l
-            .strip_prefix("CapBnd:")
-            .or_else(|| l.strip_prefix("CapPrm:"));
-        v.and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .is_some_and(|m| m & bit != 0)
-    })
+    ["CapBnd", "CapPrm"]
+        .iter()
+        .any(|k| crate::procinfo::status_mask(&status, k).is_some_and(|m| m & bit != 0))
 }
 
 /// Why an `exec` into the container of `init_pid` could expose hull's

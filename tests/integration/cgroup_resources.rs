@@ -181,8 +181,8 @@ fn cgroup_cpu_fields_and_quota_visible_inside() {
         assert_eq!(v1("cpuset", &p, "cpuset.cpus"), "0");
         assert_eq!(v1("cpuset", &p, "cpuset.mems"), "0");
     } else {
-        // shares 512 -> weight 1 + (510 * 9999) / 262142
-        assert_eq!(v2(&p, "cpu.weight"), "20");
+        // shares 512 -> weight 59 (docs/ARCHITECTURE.md, cgroups)
+        assert_eq!(v2(&p, "cpu.weight"), "59");
         assert_eq!(v2(&p, "cpu.max"), "50000 100000");
         assert_eq!(v2(&p, "cpu.max.burst"), "10000");
         assert_eq!(v2(&p, "cpu.idle"), "0");

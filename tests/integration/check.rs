@@ -343,12 +343,12 @@ const CASES: &[Case] = &[
         says: "is not an absolute path",
     },
     Case {
-        name: "no mount namespace",
+        name: "masked paths without a mount namespace",
         edit: |b| {
             b.remove_namespace("mount");
         },
-        pointer: "/linux/namespaces",
-        says: "a mount namespace is required",
+        pointer: "/linux/maskedPaths",
+        says: "need a mount namespace of the container's own",
     },
     Case {
         name: "hostname without uts",

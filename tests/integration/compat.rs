@@ -478,3 +478,65 @@ fn mount_label_without_selinux_is_ignored() {
         assert!(o.stderr.contains("mountLabel"), "{o}");
     }
 }
+/// A read-only /dev tmpfs followed by /dev/pts, /dev/shm, /dev/mqueue:
+/// every mount point is made first, read-only applied last.
+#[test]
+fn read_only_dev_tmpfs_with_mounts_below() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "touch /dev/x 2>/dev/null && echo rw || echo ro; test -c /dev/null && test -d /dev/pts/ && echo ok",
+    ]);
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev" {
+            m["options"].as_array_mut().unwrap().push(json!("ro"));
+        }
+    }
+    let o = rt.run_with(&b, &unique_id("rodev"), &[]).ok();
+    assert_eq!(o.stdout, "ro\nok\n", "{o}");
+}
+
+/// No mount namespace in the config: the container shares the runtime's
+/// mount namespace (a namespace not listed is inherited) and its root is
+/// the rootfs, entered by chroot. Nothing is mounted into the shared
+/// namespace (runc makes no mounts there either).
+#[test]
+fn no_mount_namespace_shares_the_runtimes() {
+    if !hull_only("runc 1.1 does not chroot without a mount namespace") {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sh", "-c", "cat /marker; sleep 60"]);
+    b.remove_namespace("mount");
+    fs::write(b.rootfs().join("marker"), "in-rootfs\n").unwrap();
+    // runc refuses masked and read-only paths without a mount namespace,
+    // and hull a read-only root and sysctls too (they need one).
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.config["root"]["readonly"] = json!(false);
+    b.config["linux"]["sysctl"] = json!({});
+    let before = mounts_under(b.path());
+    let id = unique_id("nomntns");
+    rt.create_start(&b, &id);
+    let pid = rt.pid(&id);
+    assert_eq!(
+        fs::read_link(format!("/proc/{pid}/ns/mnt"))
+            .unwrap()
+            .to_string_lossy(),
+        host_ns("mnt")
+    );
+    assert_eq!(
+        fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        fs::canonicalize(b.rootfs()).unwrap()
+    );
+    assert_eq!(
+        mounts_under(b.path()),
+        before,
+        "mounts made in the host namespace"
+    );
+    // exec enters the same root.
+    let o = rt.cmd(&["exec", &id, "cat", "/marker"]).ok();
+    assert_eq!(o.stdout, "in-rootfs\n", "{o}");
+    rt.delete_force(&id).ok();
+}

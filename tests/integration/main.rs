@@ -7,6 +7,7 @@
 
 mod common;
 
+mod cgroup_compat;
 mod cgroup_resources;
 mod cgroups;
 mod check;

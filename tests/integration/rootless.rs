@@ -471,3 +471,59 @@ fn rootless_delegated_cgroup_applies_limits() {
         fs::remove_dir(&caller).unwrap();
     }
 }
+
+/// With no cgroup of its own (nothing delegated), the container's `cgroup`
+/// mount shows the hierarchies where its process is (v1) or the cgroup2 root
+/// read-only (v2), never a per-container path hull did not create; `pause`
+/// says it needs a freezer, and the container can still be killed and
+/// deleted.
+#[test]
+fn rootless_cgroup_mount_without_a_cgroup() {
+    if !hull_only("rootless cgroup mount") {
+        return;
+    }
+    let rl = Rootless::new();
+    let mut b = rootless_bundle(&rl, &["sleep", "100"]);
+    // As rootless podman on v1 sends it: no cgroup namespace.
+    b.config_mut()["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    b.config_mut()["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+        }));
+    b.save();
+    let id = unique_id("rootless-cgmount");
+    rl.cmd(&["create", "--bundle", &bundle_arg(&b), &id]).ok();
+    rl.cmd(&["start", &id]).ok();
+    let listing = rl.cmd(&["exec", &id, "ls", "/sys/fs/cgroup"]).ok();
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        assert!(listing.stdout.contains("cgroup.controllers"), "{listing}");
+    } else {
+        assert!(listing.stdout.contains("memory"), "{listing}");
+        let inner = rl.cmd(&["exec", &id, "ls", "/sys/fs/cgroup/memory"]).ok();
+        assert!(inner.stdout.contains("cgroup.procs"), "{inner}");
+    }
+    let touch = rl
+        .cmd(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "touch /sys/fs/cgroup/x || echo refused",
+        ])
+        .ok();
+    assert!(touch.stdout.contains("refused"), "read-only mount: {touch}");
+    let pause = rl.cmd(&["pause", &id]).fail();
+    assert!(pause.stderr.contains("freezer"), "{pause}");
+    let state: Value = serde_json::from_str(&rl.cmd(&["state", &id]).ok().stdout).unwrap();
+    assert_eq!(state["status"], "running");
+    rl.cmd(&["kill", "--all", &id, "KILL"]).ok();
+    rl.cmd(&["delete", "--force", &id]).ok();
+    assert!(rl.leftovers().is_empty(), "left: {:?}", rl.leftovers());
+    assert!(processes_mentioning(&id).is_empty());
+}

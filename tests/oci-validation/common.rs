@@ -49,7 +49,7 @@ pub fn elf_is_static(p: &Path) -> Result<bool, String> {
 
 /// The statically linked checker. `$HULL_OCI_CHECKER` if set (the Makefile
 /// sets it for the VM run); otherwise built once per test process with
-/// `cargo rustc --bin hull-oci-checker -- -C target-feature=+crt-static`
+/// `cargo rustc -p hull-oci-checker --bin hull-oci-checker -- -C target-feature=+crt-static`
 /// into target/oci-checker (a separate target dir, so the outer `cargo
 /// test` keeps its own artifacts and lock).
 pub fn checker() -> &'static Path {
@@ -79,6 +79,8 @@ fn build_checker() -> PathBuf {
         .args([
             "rustc",
             "--quiet",
+            "-p",
+            "hull-oci-checker",
             "--bin",
             "hull-oci-checker",
             "--target-dir",

@@ -4,10 +4,10 @@
 //!     ld  arch
 //!     jeq AUDIT_ARCH_X86_64 -> section x86_64   (one check per audit arch)
 //!     jeq AUDIT_ARCH_I386   -> section x86
-//!     ret KILL_PROCESS                          (an architecture not listed)
+//!     ret KILL                                  (an architecture not listed)
 //! section x86_64:
 //!     ld  nr
-//!     jge 0x40000000 -> x32 rules, or KILL_PROCESS when x32 is not listed
+//!     jset 0x40000000 -> x32 rules, or bad arch when x32 is not listed
 //!     <x86_64 rules>  ret default
 //!     <x32 rules>     ret default
 //! section x86:
@@ -16,8 +16,8 @@
 //! ```
 //!
 //! - A syscall made through an architecture that is neither native nor
-//!   listed gets `SECCOMP_RET_KILL_PROCESS`, the "bad arch" action (as
-//!   libseccomp's default). x32 calls arrive as `AUDIT_ARCH_X86_64` with
+//!   listed gets `SECCOMP_RET_KILL_THREAD`, libseccomp's default "bad arch"
+//!   action. x32 calls arrive as `AUDIT_ARCH_X86_64` with
 //!   `__X32_SYSCALL_BIT` set in the number; unless `SCMP_ARCH_X32` is listed
 //!   they are killed too, so they can never match (or slip past) x86_64 rules.
 //! - Unless the default action lets syscalls through (ALLOW, LOG, TRACE) or
@@ -25,11 +25,15 @@
 //!   stub: a syscall numbered above the highest one the profile names gets
 //!   ENOSYS, so that a program can tell a syscall newer than the profile
 //!   from a refused one and fall back (glibc's clone3 to clone).
-//! - Comparisons are 64-bit on x86_64 and x32 (high word, then low word)
-//!   and 32-bit on x86, whose arguments are 32-bit (only the low word of
-//!   the value is compared, as libseccomp does).
+//! - Comparisons are 64-bit on x86_64 (high word, then low word) and
+//!   32-bit on x86 and x32 (only the low word of argument and value), as
+//!   libseccomp compares them.
+//! - Per syscall, as libseccomp merges rules: a rule without `args` wins
+//!   over the conditional rules of that syscall, whatever their order (the
+//!   first such rule, when there are several); conditional rules are tried
+//!   in config order, the first whose conditions hold wins.
 
-use super::profile::{Cond, Profile};
+use super::profile::{Cond, Profile, Rule};
 use super::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, Abi, RET_BAD_ARCH, RET_ERRNO, X32_SYSCALL_BIT};
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxSeccompOperator as Op;
@@ -42,6 +46,7 @@ pub(super) const BPF_JA: u16 = 0x05;
 pub(super) const BPF_JEQ_K: u16 = 0x05 | 0x10;
 pub(super) const BPF_JGT_K: u16 = 0x05 | 0x20;
 pub(super) const BPF_JGE_K: u16 = 0x05 | 0x30;
+pub(super) const BPF_JSET_K: u16 = 0x05 | 0x40;
 pub(super) const BPF_RET_K: u16 = 0x06;
 
 // struct seccomp_data offsets.
@@ -75,17 +80,37 @@ pub(super) fn assemble(p: &Profile) -> Result<Vec<libc::sock_filter>> {
             v.push(stmt(BPF_RET_K, default));
             v
         } else {
-            vec![stmt(BPF_RET_K, RET_BAD_ARCH)]
+            // nr -1 (a tracer's skipped syscall) is not an x32 call: it
+            // gets the default action, as in libseccomp.
+            vec![
+                jump(BPF_JEQ_K, u32::MAX, 0, 1),
+                stmt(BPF_RET_K, default),
+                stmt(BPF_RET_K, RET_BAD_ARCH),
+            ]
         };
         let x86_64 = if has(Abi::X86_64) {
             let mut v = rules_for(Abi::X86_64, p)?;
             v.push(stmt(BPF_RET_K, default));
+            if !has(Abi::X32) {
+                // Without x32, libseccomp takes any number from 0x40000000
+                // up for a foreign ABI (after runc's -ENOSYS stub).
+                let stub = v.len() > 1 && v[1] == stmt(BPF_RET_K, RET_ERRNO | libc::ENOSYS as u32);
+                let at = if stub { 2 } else { 0 };
+                v.splice(
+                    at..at,
+                    [
+                        jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+                        stmt(BPF_RET_K, RET_BAD_ARCH),
+                    ],
+                );
+            }
             v
         } else {
             vec![stmt(BPF_RET_K, RET_BAD_ARCH)]
         };
-        // jge X32_BIT -> (ja over x86_64) ; else fall into x86_64
-        sec.push(jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1));
+        // jset X32_BIT -> (ja over x86_64) ; else fall into x86_64. The
+        // kernel tells x32 calls by that bit alone.
+        sec.push(jump(BPF_JSET_K, X32_SYSCALL_BIT, 0, 1));
         sec.push(stmt(BPF_JA, x86_64.len() as u32));
         sec.extend(x86_64);
         sec.extend(x32);
@@ -150,26 +175,46 @@ fn rules_for(abi: Abi, p: &Profile) -> Result<Vec<libc::sock_filter>> {
             out.push(stmt(BPF_RET_K, action));
         }
     };
-    for rule in rules {
+    // (nr, rule) in config order, without the redundant rules.
+    let mut entries: Vec<(u32, &Rule)> = Vec::new();
+    for rule in rules.iter().filter(|r| !r.redundant) {
         for name in &rule.names {
-            let Some(nr) = abi.lookup(name) else {
-                crate::logging::debug(format!(
+            match abi.lookup(name) {
+                Some(nr) => entries.push((nr, rule)),
+                None => crate::logging::debug(format!(
                     "seccomp: unknown syscall {name:?} for {abi:?}, skipped"
-                ));
-                continue;
-            };
-            if rule.alternatives.is_empty() {
-                if run_action != rule.action || run.len() == 255 {
-                    flush(&mut out, &mut run, run_action);
-                }
-                run_action = rule.action;
-                run.push(nr);
+                )),
+            }
+        }
+    }
+    // A syscall's first rule without args decides it: the others of that
+    // syscall are dropped (libseccomp keeps one action per syscall then).
+    let mut decided: Vec<u32> = Vec::new();
+    for (nr, rule) in &entries {
+        if rule.alternatives.is_empty() && !decided.contains(nr) {
+            decided.push(*nr);
+        }
+    }
+    let mut emitted: Vec<u32> = Vec::new();
+    for (nr, rule) in entries {
+        if rule.alternatives.is_empty() {
+            if emitted.contains(&nr) {
                 continue;
             }
-            flush(&mut out, &mut run, run_action);
-            for conds in &rule.alternatives {
-                out.extend(conditional(abi, nr, conds, rule.action)?);
+            emitted.push(nr);
+            if run_action != rule.action || run.len() == 255 {
+                flush(&mut out, &mut run, run_action);
             }
+            run_action = rule.action;
+            run.push(nr);
+            continue;
+        }
+        if decided.contains(&nr) {
+            continue;
+        }
+        flush(&mut out, &mut run, run_action);
+        for conds in &rule.alternatives {
+            out.extend(conditional(abi, nr, conds, rule.action)?);
         }
     }
     flush(&mut out, &mut run, run_action);

@@ -44,8 +44,9 @@ pub const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 pub const RET_TRACE: u32 = 0x7ff0_0000;
 pub const RET_LOG: u32 = 0x7ffc_0000;
 pub const RET_ALLOW: u32 = 0x7fff_0000;
-/// What a syscall from an architecture not in the filter gets.
-const RET_BAD_ARCH: u32 = RET_KILL_PROCESS;
+/// What a syscall from an architecture not in the filter gets: libseccomp's
+/// default bad-arch action (SCMP_ACT_KILL), which runc keeps.
+const RET_BAD_ARCH: u32 = RET_KILL_THREAD;
 
 /// A compiled seccomp filter, ready to install.
 #[derive(Debug)]
@@ -84,9 +85,10 @@ impl Abi {
         }
     }
 
-    /// 32-bit syscall arguments: only the low word is compared.
+    /// Only the low word of an argument is compared: x86's arguments are
+    /// 32-bit, and libseccomp treats x32 as a 32-bit ABI too.
     fn narrow(self) -> bool {
-        self == Abi::X86
+        matches!(self, Abi::X86 | Abi::X32)
     }
 
     fn lookup(self, name: &str) -> Option<u32> {
@@ -172,5 +174,7 @@ impl Filter {
     }
 }
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

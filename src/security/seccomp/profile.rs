@@ -10,10 +10,14 @@
 //!   Other listed architectures cannot occur on an x86 kernel and are
 //!   skipped with a debug log. A name missing from an architecture's table
 //!   is skipped with a debug log.
-//! - Rules are checked in config order and the first match wins; a syscall
-//!   named in several entries takes the action of the first entry whose
-//!   argument conditions hold. (libseccomp instead merges rules per
-//!   syscall; the results only differ for contradictory profiles.)
+//! - As runc, a rule whose action is the default action is skipped. Per
+//!   syscall, the first rule without `args` decides it; otherwise its
+//!   conditional rules are checked in config order and the first whose
+//!   conditions hold wins (libseccomp merges them into a tree whose answer
+//!   for overlapping rules with different actions follows its own order:
+//!   docs/compat.md).
+//! - MASKED_EQ compares with `valueTwo & value`, and one with an empty mask
+//!   always holds; an errno above 4094 is refused (libseccomp's checks).
 //! - Conditions on different arguments in one entry are ANDed. When one
 //!   entry has several conditions on the same argument index they are
 //!   ORed (each becomes a rule of its own), as runc does; Docker's profile
@@ -80,6 +84,9 @@ pub(super) struct Rule {
     /// Alternatives (ORed), each a list of ANDed conditions; empty when
     /// the entry has no `args` (matches on the number alone).
     pub alternatives: Vec<Vec<Cond>>,
+    /// The action is the default action: no code is emitted for it (as
+    /// runc skips such rules), its names still count for the -ENOSYS stub.
+    pub redundant: bool,
 }
 
 /// A checked `linux.seccomp`.
@@ -98,18 +105,19 @@ pub(super) struct Profile {
 }
 
 fn action_value(action: Action, errno: Option<u32>, default_errno: u32, ptr: &str) -> Result<u32> {
-    let data = |e: u32| -> Result<u32> {
-        if e > 0xffff {
+    let data = |e: u32, max: u32| -> Result<u32> {
+        if e > max {
             return Err(field(
                 ptr,
-                format!("errno {e} does not fit the 16-bit seccomp return data"),
+                format!("{e} is out of range (0 to {max}) for {action}"),
             ));
         }
         Ok(e)
     };
     Ok(match action {
-        Action::ScmpActErrno => RET_ERRNO | data(errno.unwrap_or(default_errno))?,
-        Action::ScmpActTrace => RET_TRACE | data(errno.unwrap_or(default_errno))?,
+        // Below MAX_ERRNO (4095), as libseccomp checks.
+        Action::ScmpActErrno => RET_ERRNO | data(errno.unwrap_or(default_errno), 4094)?,
+        Action::ScmpActTrace => RET_TRACE | data(errno.unwrap_or(default_errno), 0xffff)?,
         other => {
             if errno.is_some() {
                 return Err(field(
@@ -186,26 +194,43 @@ impl Profile {
                         format!("{} is not an argument index (0 to 5)", a.index()),
                     ));
                 }
+                let value_two = a.value_two().unwrap_or(0);
                 conds.push(Cond {
                     index: a.index() as u32,
                     op: a.op(),
                     value: a.value(),
-                    value_two: a.value_two().unwrap_or(0),
+                    // As libseccomp: MASKED_EQ compares with the masked
+                    // value, so bits outside the mask cannot make it fail.
+                    value_two: if a.op() == Op::ScmpCmpMaskedEq {
+                        value_two & a.value()
+                    } else {
+                        value_two
+                    },
                 });
             }
             let mut per_index = [0; 6];
             conds.iter().for_each(|c| per_index[c.index as usize] += 1);
-            let alternatives = if conds.is_empty() {
+            let mut alternatives = if conds.is_empty() {
                 Vec::new()
             } else if per_index.iter().any(|&n| n > 1) {
                 conds.into_iter().map(|c| vec![c]).collect()
             } else {
                 vec![conds]
             };
+            // A MASKED_EQ with an empty mask always holds: libseccomp drops
+            // it, and an alternative left without conditions makes the rule
+            // one without args.
+            for alt in &mut alternatives {
+                alt.retain(|c| !(c.op == Op::ScmpCmpMaskedEq && c.value == 0));
+            }
+            if alternatives.iter().any(|a| a.is_empty()) {
+                alternatives.clear();
+            }
             rules.push(Rule {
                 names: sc.names().clone(),
                 action,
                 alternatives,
+                redundant: action == default,
             });
         }
 

@@ -14,42 +14,102 @@ fn compile_json(json: serde_json::Value) -> Result<Filter> {
     compile(&parse(json))
 }
 
-/// A tiny classic-BPF interpreter for the instructions hull emits.
-fn run(prog: &[libc::sock_filter], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
+/// A classic-BPF interpreter over `struct seccomp_data` (nr, arch,
+/// instruction pointer 0, args), for hull's programs and libseccomp's: it
+/// checks what the kernel's verifier would (forward jumps inside the
+/// program, aligned loads inside the data, an instruction count bound).
+pub(super) fn run(prog: &[libc::sock_filter], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
     let mut data = [0u8; 64];
     data[0..4].copy_from_slice(&nr.to_le_bytes());
     data[4..8].copy_from_slice(&arch.to_le_bytes());
     for (i, a) in args.iter().enumerate() {
         data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
     }
-    let mut a: u32 = 0;
+    assert!(prog.len() <= MAX_INSNS, "{} instructions", prog.len());
+    let (mut a, mut x): (u32, u32) = (0, 0);
+    let mut mem = [0u32; 16];
     let mut pc = 0usize;
-    for _ in 0..100_000 {
+    loop {
         let ins = prog
             .get(pc)
             .unwrap_or_else(|| panic!("pc {pc} ran off the program"));
         pc += 1;
-        match ins.code {
-            BPF_LD_W_ABS => {
-                let k = ins.k as usize;
-                assert!(k.is_multiple_of(4) && k + 4 <= 64, "bad load offset {k}");
-                a = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
+        let k = ins.k;
+        let src = if ins.code & 0x08 != 0 { x } else { k }; // BPF_X or BPF_K
+        match ins.code & 0x07 {
+            // BPF_LD / BPF_LDX
+            0x00 | 0x01 => {
+                let v = match ins.code & 0xe0 {
+                    0x20 => {
+                        // BPF_ABS, word loads only (seccomp allows no other size).
+                        assert_eq!(ins.code & 0x18, 0, "non-word load {:#x}", ins.code);
+                        let k = k as usize;
+                        assert!(k.is_multiple_of(4) && k + 4 <= 64, "bad load offset {k}");
+                        u32::from_le_bytes(data[k..k + 4].try_into().unwrap())
+                    }
+                    0x00 => k,               // BPF_IMM
+                    0x60 => mem[k as usize], // BPF_MEM
+                    0x80 => 64,              // BPF_LEN
+                    m => panic!("load mode {m:#x}"),
+                };
+                if ins.code & 0x07 == 0x00 {
+                    a = v;
+                } else {
+                    x = v;
+                }
             }
-            BPF_ALU_AND_K => a &= ins.k,
-            BPF_JA => pc += ins.k as usize,
-            BPF_JEQ_K | BPF_JGT_K | BPF_JGE_K => {
-                let t = match ins.code {
-                    BPF_JEQ_K => a == ins.k,
-                    BPF_JGT_K => a > ins.k,
-                    _ => a >= ins.k,
+            0x02 => mem[k as usize] = a, // BPF_ST
+            0x03 => mem[k as usize] = x, // BPF_STX
+            // BPF_ALU
+            0x04 => {
+                a = match ins.code & 0xf0 {
+                    0x00 => a.wrapping_add(src),
+                    0x10 => a.wrapping_sub(src),
+                    0x20 => a.wrapping_mul(src),
+                    0x30 => a / src,
+                    0x40 => a | src,
+                    0x50 => a & src,
+                    0x60 => a.wrapping_shl(src),
+                    0x70 => a.wrapping_shr(src),
+                    0x80 => a.wrapping_neg(),
+                    0x90 => a % src,
+                    0xa0 => a ^ src,
+                    op => panic!("alu op {op:#x}"),
+                }
+            }
+            // BPF_JMP
+            0x05 => {
+                let t = match ins.code & 0xf0 {
+                    0x00 => {
+                        pc += k as usize;
+                        continue;
+                    }
+                    0x10 => a == src,
+                    0x20 => a > src,
+                    0x30 => a >= src,
+                    0x40 => a & src != 0,
+                    op => panic!("jump op {op:#x}"),
                 };
                 pc += if t { ins.jt } else { ins.jf } as usize;
             }
-            BPF_RET_K => return ins.k,
-            c => panic!("unexpected opcode {c:#x}"),
+            // BPF_RET
+            0x06 => {
+                return match ins.code & 0x18 {
+                    0x00 => k,
+                    0x10 => a,
+                    r => panic!("ret source {r:#x}"),
+                };
+            }
+            // BPF_MISC: TAX, TXA
+            _ => {
+                if ins.code & 0xf8 == 0x00 {
+                    x = a;
+                } else {
+                    a = x;
+                }
+            }
         }
     }
-    panic!("program did not return");
 }
 
 fn nr(name: &str) -> u32 {
@@ -87,18 +147,23 @@ fn program_shape_for_a_simple_deny_list() {
     }))
     .unwrap();
     let p = &f.program;
-    // ld arch; jeq x86_64; ja; ret kill; ld nr; jge x32; ja; jeq; jeq; ret errno;
-    // ret allow; ret kill (x32 not listed)
-    assert_eq!(p.len(), 12, "{p:?}");
+    // ld arch; jeq x86_64; ja; ret kill; ld nr; jset x32; ja;
+    // [x86_64] jge x32-bit; ret kill; jeq; jeq; ret errno; ret allow;
+    // [x32, not listed] jeq -1; ret allow; ret kill
+    assert_eq!(p.len(), 16, "{p:?}");
     assert_eq!((p[0].code, p[0].k), (BPF_LD_W_ABS, OFF_ARCH));
     assert_eq!((p[1].code, p[1].k), (BPF_JEQ_K, AUDIT_ARCH_X86_64));
     assert_eq!((p[3].code, p[3].k), (BPF_RET_K, RET_BAD_ARCH));
     assert_eq!((p[4].code, p[4].k), (BPF_LD_W_ABS, OFF_NR));
-    assert_eq!((p[5].code, p[5].k), (BPF_JGE_K, X32_SYSCALL_BIT));
-    assert_eq!((p[7].code, p[7].k, p[7].jt, p[7].jf), (BPF_JEQ_K, 83, 1, 0));
-    assert_eq!((p[8].code, p[8].k, p[8].jt, p[8].jf), (BPF_JEQ_K, 84, 0, 1));
-    assert_eq!((p[9].code, p[9].k), (BPF_RET_K, RET_ERRNO | 1));
-    assert_eq!((p[10].code, p[10].k), (BPF_RET_K, RET_ALLOW));
+    assert_eq!((p[5].code, p[5].k), (BPF_JSET_K, X32_SYSCALL_BIT));
+    assert_eq!((p[7].code, p[7].k), (BPF_JGE_K, X32_SYSCALL_BIT));
+    assert_eq!((p[9].code, p[9].k, p[9].jt, p[9].jf), (BPF_JEQ_K, 83, 1, 0));
+    assert_eq!(
+        (p[10].code, p[10].k, p[10].jt, p[10].jf),
+        (BPF_JEQ_K, 84, 0, 1)
+    );
+    assert_eq!((p[11].code, p[11].k), (BPF_RET_K, RET_ERRNO | 1));
+    assert_eq!((p[12].code, p[12].k), (BPF_RET_K, RET_ALLOW));
     assert_eq!(f.flags, 0);
     assert!(!f.notify());
     assert_eq!(x86_64(&f, "mkdir", [0; 6]), RET_ERRNO | 1);
@@ -388,15 +453,28 @@ fn several_args_and_then_or_and_first_match_wins() {
             { "names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
               "args": [{ "index": 0, "value": 0, "op": "SCMP_CMP_EQ" },
                        { "index": 0, "value": 8, "op": "SCMP_CMP_EQ" }] },
-            // socket again: first match wins, so only the leftovers get 13.
-            { "names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13 },
-            { "names": ["socket", "getpid"], "action": "SCMP_ACT_KILL" }
+            // Overlapping conditional rules: the first in config order wins.
+            { "names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+              "args": [{ "index": 0, "value": 2, "op": "SCMP_CMP_EQ" }] },
+            { "names": ["getpid"], "action": "SCMP_ACT_KILL" },
+            // A rule without args decides its syscall, wherever it stands
+            // (as libseccomp merges them); the first such rule wins.
+            { "names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5,
+              "args": [{ "index": 0, "value": 2, "op": "SCMP_CMP_EQ" }] },
+            { "names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 6 },
+            { "names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 7 },
+            // The default action again: skipped, as runc skips it.
+            { "names": ["rmdir"], "action": "SCMP_ACT_ALLOW" },
+            { "names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 8 }
         ]
     }))
     .unwrap();
     assert_eq!(x86_64(&f, "socket", [2, 1, 0, 0, 0, 0]), RET_ERRNO | 97);
     assert_eq!(x86_64(&f, "socket", [2, 2, 0, 0, 0, 0]), RET_ERRNO | 13);
-    assert_eq!(x86_64(&f, "socket", [1, 1, 0, 0, 0, 0]), RET_ERRNO | 13);
+    assert_eq!(x86_64(&f, "socket", [1, 1, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(x86_64(&f, "mkdir", [2, 0, 0, 0, 0, 0]), RET_ERRNO | 6);
+    assert_eq!(x86_64(&f, "mkdir", [0; 6]), RET_ERRNO | 6);
+    assert_eq!(x86_64(&f, "rmdir", [0; 6]), RET_ERRNO | 8);
     assert_eq!(x86_64(&f, "personality", [0; 6]), RET_ERRNO | 22);
     assert_eq!(
         x86_64(&f, "personality", [8, 0, 0, 0, 0, 0]),
