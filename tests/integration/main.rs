@@ -16,6 +16,7 @@ mod cli;
 mod compat;
 mod errors;
 mod exec;
+mod features_tried;
 mod hooks;
 mod idmap;
 mod lifecycle;

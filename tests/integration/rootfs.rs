@@ -495,8 +495,7 @@ fn masked_directories_share_one_read_only_tmpfs() {
         .map(|m| {
             let line = out
                 .lines()
-                .filter(|l| l.split(' ').nth(4) == Some(m))
-                .last()
+                .rfind(|l| l.split(' ').nth(4) == Some(m))
                 .unwrap_or_else(|| panic!("{m} is not a mount point:\n{out}"));
             line.split(' ').collect()
         })
