@@ -90,3 +90,22 @@ pub(super) fn host_hooks(c: &Ctx, r: &mut Report) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::errors_of;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hook_timeouts_are_at_least_a_second() {
+        let cfg = json!({ "hooks": {
+            "prestart": [{ "path": "/bin/true", "timeout": 0 }],
+            "poststop": [{ "path": "/bin/true", "timeout": 5 }, { "path": "/bin/true", "timeout": -1 }]
+        } });
+        assert_eq!(
+            errors_of(cfg, hooks),
+            ["/hooks/prestart/0/timeout", "/hooks/poststop/1/timeout"]
+        );
+    }
+}

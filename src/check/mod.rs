@@ -380,6 +380,34 @@ fn distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
+/// Runs one rule function on a config, for the rules' unit tests: the
+/// problems as (pointer, severity) pairs.
+#[cfg(test)]
+pub(crate) fn run_rule(cfg: Value, rule: fn(&Ctx, &mut Report)) -> Vec<(String, Severity)> {
+    let ctx = Ctx {
+        cfg: &cfg,
+        bundle: Path::new("/nonexistent-bundle"),
+        rootfs: None,
+        mode: Mode::Preflight,
+    };
+    let mut r = Report::default();
+    rule(&ctx, &mut r);
+    r.problems
+        .into_iter()
+        .map(|p| (p.path, p.severity))
+        .collect()
+}
+
+/// The pointers of the errors a rule reports.
+#[cfg(test)]
+pub(crate) fn errors_of(cfg: Value, rule: fn(&Ctx, &mut Report)) -> Vec<String> {
+    run_rule(cfg, rule)
+        .into_iter()
+        .filter(|(_, s)| *s == Severity::Error)
+        .map(|(p, _)| p)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -532,3 +532,47 @@ pub(super) fn root_propagation(c: &Ctx, r: &mut Report) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::errors_of;
+    use super::*;
+    use serde_json::json;
+
+    fn dest(d: &str) -> Vec<String> {
+        errors_of(
+            json!({ "mounts": [{ "destination": d, "type": "tmpfs", "source": "tmpfs" }] }),
+            mounts,
+        )
+    }
+
+    #[test]
+    fn destinations_are_absolute_and_stay_inside() {
+        assert_eq!(dest("/tmp"), Vec::<String>::new());
+        assert_eq!(dest(""), ["/mounts/0/destination"]);
+        assert_eq!(dest("tmp"), ["/mounts/0/destination"]);
+        assert_eq!(dest("/a/../../etc"), ["/mounts/0/destination"]);
+    }
+
+    #[test]
+    fn bind_is_a_type_or_an_option() {
+        assert!(is_bind(&json!({ "type": "bind" })));
+        assert!(is_bind(
+            &json!({ "type": "none", "options": ["rbind", "ro"] })
+        ));
+        assert!(!is_bind(&json!({ "type": "tmpfs", "options": ["ro"] })));
+    }
+
+    #[test]
+    fn root_propagation_is_a_known_name() {
+        let p = |s: &str| {
+            errors_of(
+                json!({ "linux": { "rootfsPropagation": s } }),
+                root_propagation,
+            )
+        };
+        assert_eq!(p("rslave"), Vec::<String>::new());
+        assert_eq!(p(""), Vec::<String>::new());
+        assert_eq!(p("slavish"), ["/linux/rootfsPropagation"]);
+    }
+}

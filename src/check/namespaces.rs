@@ -488,3 +488,106 @@ fn nonempty(v: &Value) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::errors_of;
+    use super::*;
+    use serde_json::json;
+
+    fn ns(types: &[&str]) -> Value {
+        json!(
+            types
+                .iter()
+                .map(|t| json!({ "type": t }))
+                .collect::<Vec<_>>()
+        )
+    }
+
+    #[test]
+    fn without_a_mount_namespace_nothing_is_masked_or_made_read_only() {
+        // The container then shares the runtime's mount namespace (chroot).
+        assert_eq!(errors_of(json!({}), namespaces), Vec::<String>::new());
+        let cfg =
+            json!({ "root": { "readonly": true }, "linux": { "maskedPaths": ["/proc/kcore"] } });
+        assert_eq!(
+            errors_of(cfg, namespaces),
+            ["/linux/maskedPaths", "/root/readonly"]
+        );
+        let cfg = json!({ "linux": { "namespaces": ns(&["pid", "mount", "pid"]) } });
+        assert_eq!(errors_of(cfg, namespaces), ["/linux/namespaces/2/type"]);
+    }
+
+    #[test]
+    fn fields_that_need_a_namespace() {
+        let cfg = json!({
+            "hostname": "h",
+            "linux": {
+                "namespaces": ns(&["mount"]),
+                "timeOffsets": { "monotonic": { "secs": 1 }, "realtime": { "secs": 1 } },
+                "netDevices": { "eth1": {} }
+            }
+        });
+        assert_eq!(
+            errors_of(cfg, namespaces),
+            [
+                "/hostname",
+                "/linux/timeOffsets",
+                "/linux/timeOffsets/realtime",
+                "/linux/netDevices"
+            ]
+        );
+        let cfg = json!({
+            "hostname": "h",
+            "linux": {
+                "namespaces": ns(&["mount", "uts", "time", "network"]),
+                "timeOffsets": { "boottime": { "secs": 1 } },
+                "netDevices": { "eth1": {} }
+            }
+        });
+        assert_eq!(errors_of(cfg, namespaces), Vec::<String>::new());
+    }
+
+    #[test]
+    fn id_mappings_go_with_a_user_namespace() {
+        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        let cfg = json!({ "linux": { "namespaces": ns(&["mount", "user"]) } });
+        assert_eq!(
+            errors_of(cfg, id_mappings),
+            ["/linux/uidMappings", "/linux/gidMappings"]
+        );
+        let cfg = json!({ "linux": { "namespaces": ns(&["mount"]), "uidMappings": map } });
+        assert_eq!(errors_of(cfg, id_mappings), ["/linux/uidMappings"]);
+        let cfg = json!({ "linux": {
+            "namespaces": ns(&["mount", "user"]),
+            "uidMappings": map, "gidMappings": map,
+        } });
+        assert_eq!(errors_of(cfg, id_mappings), Vec::<String>::new());
+        let overlapping = json!([
+            { "containerID": 0, "hostID": 1000, "size": 10 },
+            { "containerID": 5, "hostID": 2000, "size": 10 }
+        ]);
+        let cfg = json!({ "linux": {
+            "namespaces": ns(&["mount", "user"]),
+            "uidMappings": overlapping, "gidMappings": map,
+        } });
+        assert!(!errors_of(cfg, id_mappings).is_empty());
+    }
+
+    #[test]
+    fn only_namespaced_sysctls() {
+        let new = |t: LinuxNamespaceType| t == LinuxNamespaceType::Network;
+        assert_eq!(sysctl_problem("net.ipv4.ip_forward", &new), None);
+        assert!(sysctl_problem("kernel.shmmax", &new).is_some());
+        assert!(sysctl_problem("vm.swappiness", &new).is_some());
+        let cfg = json!({ "linux": {
+            "namespaces": ns(&["mount", "ipc"]),
+            "sysctl": { "kernel.shmmax": "1", "net.core.somaxconn": "1", "../x": "1" }
+        } });
+        // kernel.shmmax is fine with an ipc namespace; keys in map order.
+        assert_eq!(
+            errors_of(cfg, sysctls),
+            ["/linux/sysctl/..~1x", "/linux/sysctl/net.core.somaxconn"]
+        );
+    }
+}

@@ -387,3 +387,23 @@ pub(super) fn lsm(c: &Ctx, r: &mut Report) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::errors_of;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_process_needs_a_program_and_an_absolute_cwd() {
+        assert_eq!(errors_of(json!({}), process), ["/process"]);
+        let p = |p: Value| errors_of(json!({ "process": p }), process);
+        assert_eq!(
+            p(json!({ "args": ["sh"], "cwd": "/" })),
+            Vec::<String>::new()
+        );
+        assert_eq!(p(json!({ "args": [], "cwd": "/" })), ["/process/args"]);
+        assert_eq!(p(json!({ "args": [""], "cwd": "/" })), ["/process/args/0"]);
+        assert_eq!(p(json!({ "args": ["sh"], "cwd": "tmp" })), ["/process/cwd"]);
+    }
+}

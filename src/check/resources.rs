@@ -332,3 +332,58 @@ fn hugepages(c: &Ctx, r: &mut Report, dir: &Path, suffix: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Severity, errors_of, run_rule};
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn limits_the_kernel_refuses() {
+        let r = |res: Value| errors_of(json!({ "linux": { "resources": res } }), resources);
+        assert_eq!(
+            r(json!({ "cpu": { "quota": 500 } })),
+            ["/linux/resources/cpu/quota"]
+        );
+        assert_eq!(
+            r(json!({ "cpu": { "quota": 50000, "period": 100000 } })),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            r(json!({ "cpu": { "period": 100 } })),
+            ["/linux/resources/cpu/period"]
+        );
+        assert_eq!(
+            r(json!({ "blockIO": { "weight": 5 } })),
+            ["/linux/resources/blockIO/weight"]
+        );
+        assert_eq!(
+            r(json!({ "memory": { "limit": 2048, "swap": 1024 } })),
+            ["/linux/resources/memory/swap"]
+        );
+        assert_eq!(
+            r(json!({ "memory": { "limit": 2048, "swap": -1 } })),
+            Vec::<String>::new()
+        );
+        let kernel = run_rule(
+            json!({ "linux": { "resources": { "memory": { "kernel": 1 } } } }),
+            resources,
+        );
+        assert_eq!(
+            kernel,
+            [(
+                "/linux/resources/memory/kernel".to_string(),
+                Severity::Warning
+            )]
+        );
+    }
+
+    #[test]
+    fn cgroups_path_forms() {
+        let p = |s: &str| errors_of(json!({ "linux": { "cgroupsPath": s } }), resources);
+        assert_eq!(p("/a/b"), Vec::<String>::new());
+        assert_eq!(p("/a/../b"), ["/linux/cgroupsPath"]);
+        assert_eq!(p("system.slice:hull:c1"), ["/linux/cgroupsPath"]);
+    }
+}

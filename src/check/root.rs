@@ -74,3 +74,24 @@ pub(super) fn root(c: &Ctx, r: &mut Report) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Severity, run_rule};
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_runtime_spec_1_is_accepted() {
+        let v = |s: &str| run_rule(json!({ "ociVersion": s }), version);
+        assert_eq!(v("1.0.2"), []);
+        assert_eq!(v("1.2.0-rc.1"), []);
+        assert_eq!(v("2.0.0"), [("/ociVersion".to_string(), Severity::Error)]);
+        assert_eq!(
+            v("1.99.0"),
+            [("/ociVersion".to_string(), Severity::Warning)]
+        );
+        // Not a version at all: the schema pass reports it.
+        assert_eq!(v("x"), []);
+    }
+}

@@ -108,3 +108,34 @@ pub(super) fn seccomp(c: &Ctx, r: &mut Report) {
 fn syscall_names() -> Option<Vec<&'static str>> {
     cfg!(target_arch = "x86_64").then(crate::security::seccomp::native_syscall_names)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::errors_of;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn notify_needs_a_listener() {
+        let s = |s: Value| errors_of(json!({ "linux": { "seccomp": s } }), seccomp);
+        assert_eq!(
+            s(json!({ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                { "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }
+            ] })),
+            ["/linux/seccomp/listenerPath"]
+        );
+        assert_eq!(
+            s(
+                json!({ "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+                "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }] })
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            s(json!({ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                { "names": [], "action": "SCMP_ACT_ERRNO" }
+            ] })),
+            ["/linux/seccomp/syscalls/0/names"]
+        );
+    }
+}

@@ -528,3 +528,54 @@ fn checkpoint_restore_with_a_terminal_sends_a_new_console() {
     );
     rt.delete_force(&id).ok();
 }
+
+#[test]
+fn checkpoint_restore_a_container_in_a_joined_network_namespace() {
+    if !criu_works("checkpoint_restore_a_container_in_a_joined_network_namespace") {
+        return;
+    }
+    // A network namespace of the test's own, kept by a bind mount.
+    let nsdir = TempDir::new("netns");
+    let nsfile = nsdir.path().join("net");
+    fs::write(&nsfile, "").unwrap();
+    let st = std::process::Command::new("unshare")
+        .arg(format!("--net={}", s(&nsfile)))
+        .args(["ip", "link", "set", "lo", "up"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "unshare --net");
+    let rt = Runtime::new();
+    let mut b = counter_bundle("/tmp");
+    b.set_namespace("network", Some(&s(&nsfile)));
+    b.save();
+    let count = b.rootfs().join("tmp/count");
+    let id = unique_id("cr-netns");
+    run_detached(&rt, &b, &id);
+    wait_count(&count, 3, Duration::from_secs(120));
+    let work = TempDir::new("criu");
+    let images = work.path().join("images");
+    rt.cmd_opts(&["checkpoint", "--image-path", &s(&images), &id], slow())
+        .ok();
+    let at = read_count(&count).unwrap();
+    let bp = s(b.path());
+    rt.cmd_opts(
+        &["restore", "-d", "--image-path", &s(&images), "-b", &bp, &id],
+        slow(),
+    )
+    .ok();
+    let pid = rt.pid(&id);
+    let inside = fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let want = fs::metadata(&nsfile).unwrap().ino();
+    assert_eq!(
+        inside.display().to_string(),
+        format!("net:[{want}]"),
+        "the restored init is back in the joined namespace"
+    );
+    let next = wait_change(&count, at, Duration::from_secs(60));
+    assert!(next > at && next <= at + 20, "went on from {at}: {next}");
+    rt.delete_force(&id).ok();
+    // The bind mount that kept the namespace.
+    let c = std::ffi::CString::new(s(&nsfile)).unwrap();
+    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+}

@@ -3,7 +3,8 @@
 //! The runtime under test is `$HULL_RUNTIME`, else `$HULL_BIN`, else the
 //! `hull` binary built by cargo. Checks marked HULL-ONLY run only when the
 //! binary's name contains "hull" and print a SKIP line otherwise.
-//! These tests need root.
+//! These tests need root, except the `check::` ones (`hull check` and the
+//! pre-flight), which run as any user; `cargo test --lib` needs no root either.
 
 mod common;
 
@@ -14,6 +15,7 @@ mod check;
 mod checkpoint;
 mod cli;
 mod compat;
+mod debug;
 mod errors;
 mod exec;
 mod features_tried;

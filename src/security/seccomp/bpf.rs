@@ -33,7 +33,7 @@
 //!   first such rule, when there are several); conditional rules are tried
 //!   in config order, the first whose conditions hold wins.
 
-use super::profile::{Cond, Profile, Rule};
+use super::profile::{Cond, Profile};
 use super::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, Abi, RET_BAD_ARCH, RET_ERRNO, X32_SYSCALL_BIT};
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxSeccompOperator as Op;
@@ -175,12 +175,27 @@ fn rules_for(abi: Abi, p: &Profile) -> Result<Vec<libc::sock_filter>> {
             out.push(stmt(BPF_RET_K, action));
         }
     };
-    // (nr, rule) in config order, without the redundant rules.
-    let mut entries: Vec<(u32, &Rule)> = Vec::new();
+    // (nr, action, alternatives) in config order, without the redundant
+    // rules.
+    let mut entries: Vec<(u32, u32, Vec<Vec<Cond>>)> = Vec::new();
     for rule in rules.iter().filter(|r| !r.redundant) {
         for name in &rule.names {
+            // x86 also reaches the socket and SysV IPC calls through
+            // socketcall(2) and ipc(2): as libseccomp, a rule on one of them
+            // also covers its multiplexed form, on the call number alone
+            // (the arguments are behind a pointer there).
+            if let Some((mux, call)) = multiplexed(abi, name) {
+                let arg0 = Cond {
+                    index: 0,
+                    op: Op::ScmpCmpEq,
+                    value: call.into(),
+                    value_two: 0,
+                };
+                entries.push((mux, rule.action, vec![vec![arg0]]));
+            }
             match abi.lookup(name) {
-                Some(nr) => entries.push((nr, rule)),
+                Some(nr) => entries.push((nr, rule.action, rule.alternatives.clone())),
+                None if multiplexed(abi, name).is_some() => {}
                 None => crate::logging::debug(format!(
                     "seccomp: unknown syscall {name:?} for {abi:?}, skipped"
                 )),
@@ -190,22 +205,22 @@ fn rules_for(abi: Abi, p: &Profile) -> Result<Vec<libc::sock_filter>> {
     // A syscall's first rule without args decides it: the others of that
     // syscall are dropped (libseccomp keeps one action per syscall then).
     let mut decided: Vec<u32> = Vec::new();
-    for (nr, rule) in &entries {
-        if rule.alternatives.is_empty() && !decided.contains(nr) {
+    for (nr, _, alternatives) in &entries {
+        if alternatives.is_empty() && !decided.contains(nr) {
             decided.push(*nr);
         }
     }
     let mut emitted: Vec<u32> = Vec::new();
-    for (nr, rule) in entries {
-        if rule.alternatives.is_empty() {
+    for (nr, action, alternatives) in entries {
+        if alternatives.is_empty() {
             if emitted.contains(&nr) {
                 continue;
             }
             emitted.push(nr);
-            if run_action != rule.action || run.len() == 255 {
+            if run_action != action || run.len() == 255 {
                 flush(&mut out, &mut run, run_action);
             }
-            run_action = rule.action;
+            run_action = action;
             run.push(nr);
             continue;
         }
@@ -213,12 +228,60 @@ fn rules_for(abi: Abi, p: &Profile) -> Result<Vec<libc::sock_filter>> {
             continue;
         }
         flush(&mut out, &mut run, run_action);
-        for conds in &rule.alternatives {
-            out.extend(conditional(abi, nr, conds, rule.action)?);
+        for conds in &alternatives {
+            out.extend(conditional(abi, nr, conds, action)?);
         }
     }
     flush(&mut out, &mut run, run_action);
     Ok(out)
+}
+
+/// x86's socketcall(2) (102) and ipc(2) (117): the multiplexer and the
+/// call number (linux/net.h, linux/ipc.h) of a socket or SysV IPC syscall.
+fn multiplexed(abi: Abi, name: &str) -> Option<(u32, u32)> {
+    if abi != Abi::X86 {
+        return None;
+    }
+    const SOCKETCALL: &[&str] = &[
+        "socket",
+        "bind",
+        "connect",
+        "listen",
+        "accept",
+        "getsockname",
+        "getpeername",
+        "socketpair",
+        "send",
+        "recv",
+        "sendto",
+        "recvfrom",
+        "shutdown",
+        "setsockopt",
+        "getsockopt",
+        "sendmsg",
+        "recvmsg",
+        "accept4",
+        "recvmmsg",
+        "sendmmsg",
+    ];
+    const IPC: &[(&str, u32)] = &[
+        ("semop", 1),
+        ("semget", 2),
+        ("semctl", 3),
+        ("semtimedop", 4),
+        ("msgsnd", 11),
+        ("msgrcv", 12),
+        ("msgget", 13),
+        ("msgctl", 14),
+        ("shmat", 21),
+        ("shmdt", 22),
+        ("shmget", 23),
+        ("shmctl", 24),
+    ];
+    if let Some(i) = SOCKETCALL.iter().position(|n| *n == name) {
+        return Some((102, i as u32 + 1));
+    }
+    IPC.iter().find(|(n, _)| *n == name).map(|(_, c)| (117, *c))
 }
 
 /// A jump target inside one condition block, resolved when the block is done.

@@ -608,3 +608,34 @@ fn syscalls_newer_than_the_profile_get_enosys() {
         RET_TRACE | 1
     );
 }
+
+/// On x86, socket and SysV IPC calls also go through socketcall(2) and
+/// ipc(2): a rule on them covers that form too (on the call number alone),
+/// so an i386 program cannot slip past a rule on `socket`.
+#[test]
+fn x86_socketcall_and_ipc_are_covered() {
+    let f = compile_json(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86"],
+        "syscalls": [
+            { "names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97,
+              "args": [{ "index": 0, "value": 40, "op": "SCMP_CMP_EQ" }] },
+            { "names": ["shmget", "recv"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38 }
+        ]
+    }))
+    .unwrap();
+    let x86 = |nr: u32, a0: u64| run(&f.program, nr, AUDIT_ARCH_I386, [a0, 0, 0, 0, 0, 0]);
+    let socket = Abi::X86.lookup("socket").unwrap();
+    let shmget = Abi::X86.lookup("shmget").unwrap();
+    assert_eq!(x86(socket, 40), RET_ERRNO | 97);
+    assert_eq!(x86(socket, 2), RET_ALLOW);
+    // socketcall(SYS_SOCKET, ...): the conditions are behind a pointer.
+    assert_eq!(x86(102, 1), RET_ERRNO | 97);
+    assert_eq!(x86(102, 10), RET_ERRNO | 38); // SYS_RECV
+    assert_eq!(x86(102, 3), RET_ALLOW); // SYS_CONNECT
+    assert_eq!(x86(shmget, 0), RET_ERRNO | 38);
+    assert_eq!(x86(117, 23), RET_ERRNO | 38); // ipc(SHMGET)
+    assert_eq!(x86(117, 21), RET_ALLOW); // ipc(SHMAT)
+    // x86_64 has no multiplexers.
+    assert_eq!(x86_64(&f, "socket", [40, 0, 0, 0, 0, 0]), RET_ERRNO | 97);
+}
