@@ -170,5 +170,6 @@ pub fn protect_exec(
     }
     let pids = cgroups::manager(cgroup_path).pids().unwrap_or_default();
     let caps = process.map(|p| p.capabilities().as_ref());
-    exeseal::protect(exeseal::exec_exposure(init_pid, spec, caps, &pids))
+    let label = process.and_then(exeseal::label_exposure);
+    exeseal::protect(label.or_else(|| exeseal::exec_exposure(init_pid, spec, caps, &pids)))
 }

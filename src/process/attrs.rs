@@ -267,8 +267,9 @@ pub fn set_user(p: &Process, in_userns: bool) -> Result<()> {
     // setgroups is denied in a user namespace whose gid_map was written
     // with setgroups=deny; only call it when there is something to set.
     let setgroups_allowed = !in_userns
-        || std::fs::read_to_string("/proc/self/setgroups")
-            .map(|s| s.trim() == "allow")
+        || crate::procfs::Procfs::open()
+            .and_then(|proc| proc.read_self("setgroups"))
+            .map(|s| s.trim_ascii() == b"allow")
             .unwrap_or(true);
     if setgroups_allowed {
         nix::unistd::setgroups(&gids).ctx(|| {

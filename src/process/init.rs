@@ -301,6 +301,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // accept4, startContainer hooks, fcntl, execve; close_range comes first).
     let nnp = process.no_new_privileges().unwrap_or(false);
     attrs::close_on_exec_from_3();
+    // Made before seccomp may be in place (apply_process installs it
+    // without no_new_privs).
+    let trampoline = security::trampoline::Trampoline::prepare()?;
     attrs::apply_process(process, spec, in_userns, &mut || {
         if nnp {
             Ok(())
@@ -357,7 +360,10 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         unsafe { libc::_exit(1) }
     }
     attrs::pass_fds(cfg.inherited_fds);
-    let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
+    let err = match &trampoline {
+        Some(t) => t.exec(&exe, &argv, &envp, std::os::fd::AsRawFd::as_raw_fd(&conn)),
+        None => nix::unistd::execve(&exe, &argv, &envp).unwrap_err(),
+    };
     let msg = format!("exec {:?}: {err}", exe);
     let _ = nix::unistd::write(&conn, msg.as_bytes());
     // SAFETY: see die().

@@ -206,20 +206,20 @@ fn new_userns(i: usize, uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
     .map_err(|e| e.wrap(format!("/mounts/{i}: user namespace for the mapping")))?;
     drop(rd);
     let res = (|| -> Result<OwnedFd> {
-        std::fs::write(format!("/proc/{pid}/uid_map"), uid_map).map_err(|e| {
-            Error::msg(format!(
-                "/mounts/{i}/uidMappings: the kernel refused the mapping {:?}: {}",
-                uid_map.trim_end().replace('\n', ", "),
-                crate::error::io_words(&e)
-            ))
-        })?;
-        std::fs::write(format!("/proc/{pid}/gid_map"), gid_map).map_err(|e| {
-            Error::msg(format!(
-                "/mounts/{i}/gidMappings: the kernel refused the mapping {:?}: {}",
-                gid_map.trim_end().replace('\n', ", "),
-                crate::error::io_words(&e)
-            ))
-        })?;
+        let proc = crate::procfs::Procfs::open()?;
+        for (file, map, field) in [("uid_map", uid_map, "uid"), ("gid_map", gid_map, "gid")] {
+            proc.write_file(&format!("{pid}/{file}"), map.as_bytes())
+                .map_err(|e| {
+                    let e = match e {
+                        Error::Sys { errno, .. } => errno.to_string(),
+                        e => e.to_string(),
+                    };
+                    Error::msg(format!(
+                        "/mounts/{i}/{field}Mappings: the kernel refused the mapping {:?}: {e}",
+                        map.trim_end().replace('\n', ", "),
+                    ))
+                })?;
+        }
         nix::fcntl::open(
             format!("/proc/{pid}/ns/user").as_str(),
             nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,

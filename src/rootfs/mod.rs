@@ -171,6 +171,9 @@ fn mount_one(
     let dest = m.destination();
     let src_for_check = (opts.is_bind() || typ == "bind").then(|| bind_source(s, m));
     check_proc_destination(dest, typ, src_for_check.as_deref())?;
+    if matches!(typ, "proc" | "sysfs") && !opts.is_bind() {
+        ordinary_directory(root, dest, typ)?;
+    }
     if typ == "cgroup" && !opts.is_bind() {
         return mount_cgroup(s, root, dest, &opts);
     }
@@ -516,10 +519,17 @@ pub fn finalize(spec: &Spec) -> Result<()> {
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         let mut keys: Vec<&String> = sysctl.keys().collect();
         keys.sort();
-        for key in keys {
-            let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            std::fs::write(&path, &sysctl[key])
-                .ctx(|| format!("linux.sysctl[{key:?}]: write {:?} to {path}", sysctl[key]))?;
+        // Through the verified procfs handle: never a file a volume or a
+        // symlink put at /proc.
+        let proc = if keys.is_empty() {
+            None
+        } else {
+            Some(crate::procfs::Procfs::open().map_err(|e| e.wrap("linux.sysctl"))?)
+        };
+        for (key, proc) in keys.into_iter().zip(proc.iter().cycle()) {
+            let rel = format!("sys/{}", key.replace('.', "/"));
+            proc.write_file(&rel, sysctl[key].as_bytes())
+                .map_err(|e| e.wrap(format!("linux.sysctl[{key:?}]: {:?}", sysctl[key])))?;
         }
     }
     for (i, p) in linux
@@ -707,6 +717,33 @@ fn mask_path(p: &Path, label: Option<&str>) -> Result<()> {
         )
         .ctx(|| format!("mask {} with /dev/null", p.display()))
     }
+}
+
+/// procfs and sysfs go on an ordinary directory of the rootfs (or a new
+/// one), never through a symlink (CVE-2019-16884, CVE-2023-28642): a
+/// `/proc -> /fakeproc` link would put procfs where a volume can cover it,
+/// and hull's writes to /proc would land in that volume.
+fn ordinary_directory(root: std::os::fd::BorrowedFd, dest: &Path, typ: &str) -> Result<()> {
+    let fd = match paths::open_in_root(root, dest, libc::O_PATH | libc::O_NOFOLLOW) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).ctx(|| format!("resolve {} in rootfs", dest.display())),
+    };
+    let st = nix::sys::stat::fstat(&fd).ctx(|| format!("stat {}", dest.display()))?;
+    let what = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => return Ok(()),
+        libc::S_IFLNK => {
+            let target = nix::fcntl::readlinkat(&fd, "")
+                .map(|t| format!(" (to {:?})", t))
+                .unwrap_or_default();
+            format!("a symlink{target}")
+        }
+        _ => "not a directory".to_string(),
+    };
+    Err(Error::msg(format!(
+        "{} is {what}: {typ} must be mounted on an ordinary directory",
+        dest.display()
+    )))
 }
 
 /// Mounts under /proc may only bring procfs (CVE-2019-16884 class): a bind

