@@ -59,22 +59,17 @@ pub struct CgroupV1Dir {
 }
 
 /// Everything before pivot_root: propagation, the rootfs bind, every mount
-/// in order, and the default devices.
-pub fn prepare(s: &Setup) -> Result<()> {
+/// in order, and the default devices. Returns the path by which the init
+/// reaches the rootfs from now on: its own, or /proc/self/fd/N when the
+/// container's root may not traverse the path (see `bind_rootfs`).
+pub fn prepare(s: &Setup) -> Result<PathBuf> {
     // Keep the container's mounts from leaking back to the host.
     // (rootfsPropagation is applied to the new root after pivot_root, which
     // refuses a shared current root.)
     mount(NONE, "/", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
         .ctx(|| "rootfs: make / rslave in the container's mount namespace".into())?;
-    mount(
-        Some(s.rootfs),
-        s.rootfs,
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .ctx(|| format!("root.path: bind mount {} onto itself", s.rootfs.display()))?;
-    let root = paths::open_root(s.rootfs)?;
+    let rootfs = bind_rootfs(s)?;
+    let root = paths::open_root(&rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     let devices_below = !dev_is_bind_mounted(mounts);
     // A read-only tmpfs that gets mount points (or devices) made in it later
@@ -142,7 +137,42 @@ pub fn prepare(s: &Setup) -> Result<()> {
         )
         .ctx(|| format!("mount /mounts/{i} ({}): remount read-only", dest.display()))?;
     }
-    Ok(())
+    Ok(rootfs)
+}
+
+/// Bind-mounts the rootfs onto itself (pivot_root needs a mount point).
+/// In a user namespace the container's root may be refused the path (a
+/// bundle under a 0700 directory of the host's root): then the rootfs is
+/// reached through the working directory stage 1 entered as host root, a
+/// copy of it is attached there, and the init keeps a descriptor of that
+/// mount, returned as /proc/self/fd/N.
+fn bind_rootfs(s: &Setup) -> Result<PathBuf> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    match mount(Some(s.rootfs), s.rootfs, NONE, flags, NONE) {
+        Ok(()) => return Ok(s.rootfs.to_path_buf()),
+        Err(nix::errno::Errno::EACCES) if s.in_userns => {}
+        Err(e) => {
+            return Err(e)
+                .ctx(|| format!("root.path: bind mount {} onto itself", s.rootfs.display()));
+        }
+    }
+    crate::logging::debug(format!(
+        "root.path: {} is out of reach of the container's root: bind it through the working directory",
+        s.rootfs.display()
+    ));
+    let tree = idmap::clone_tree(Path::new("."), true)
+        .map_err(|e| e.wrap(format!("root.path {}", s.rootfs.display())))?;
+    let here = nix::fcntl::open(
+        ".",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| "root.path: open the working directory".into())?;
+    idmap::attach(tree.as_fd(), here.as_fd())
+        .ctx(|| format!("root.path: bind mount {} onto itself", s.rootfs.display()))?;
+    // Kept open until exec (close-on-exec): the path returned names it.
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(tree);
+    Ok(PathBuf::from(format!("/proc/self/fd/{raw}")))
 }
 
 fn bind_source(s: &Setup, m: &Mount) -> PathBuf {
@@ -488,10 +518,53 @@ pub fn chroot_into(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir("/").ctx(|| "chdir /".into())
 }
 
+/// For `--no-pivot`: the host's mount tree stays in the container's mount
+/// namespace under the moved rootfs, and the kernel lets a new user
+/// namespace mount a fresh procfs or sysfs whenever a fully visible one is
+/// anywhere in its mount namespace (a container could then write
+/// /proc/sysrq-trigger). Every procfs and sysfs mount outside the rootfs
+/// (a whole filesystem, mountinfo root "/") is detached first, its
+/// unmount kept from propagating; where unmounting is refused (rootless),
+/// a tmpfs covers it.
+fn detach_host_pseudo_filesystems(rootfs: &Path) -> Result<()> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "--no-pivot: read /proc/self/mountinfo".into())?;
+    // Mount points in mountinfo are canonical: so must the rootfs be, or
+    // the container's own /proc would look like the host's.
+    let rootfs = std::fs::canonicalize(rootfs)
+        .ctx(|| format!("--no-pivot: resolve {}", rootfs.display()))?;
+    let targets: Vec<PathBuf> = text
+        .lines()
+        .filter_map(crate::procinfo::mountinfo_line)
+        .filter(|m| m.root == "/" && matches!(m.fstype, "proc" | "sysfs"))
+        .map(|m| PathBuf::from(m.mount_point))
+        .filter(|p| !p.starts_with(&rootfs))
+        .collect();
+    for p in targets {
+        match mount(NONE, &p, NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE) {
+            // Gone with an earlier detach of a mount above it.
+            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => continue,
+            r => r.ctx(|| format!("--no-pivot: make {} a slave mount", p.display()))?,
+        }
+        match umount2(&p, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => {
+                mount(Some("tmpfs"), &p, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
+                    .ctx(|| format!("--no-pivot: cover {} with a tmpfs", p.display()))?;
+            }
+            Err(e) => {
+                return Err(e).ctx(|| format!("--no-pivot: detach {}", p.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::Mode;
     if no_pivot {
+        detach_host_pseudo_filesystems(rootfs)?;
         nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
         mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE).ctx(|| "move rootfs to /".into())?;
         nix::unistd::chroot(".").ctx(|| "chroot into rootfs".into())?;
@@ -540,13 +613,14 @@ pub fn finalize(spec: &Spec) -> Result<()> {
     {
         readonly_path(Path::new(p)).map_err(|e| e.wrap(format!("/linux/readonlyPaths/{i}")))?;
     }
+    let mut masking_tmpfs = None;
     for (i, p) in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
         .flatten()
         .enumerate()
     {
-        mask_path(Path::new(p), mount_label)
+        mask_path(Path::new(p), mount_label, &mut masking_tmpfs)
             .map_err(|e| e.wrap(format!("/linux/maskedPaths/{i}")))?;
     }
     let dev_ro = spec.mounts().iter().flatten().any(|m| {
@@ -693,11 +767,27 @@ fn readonly_path(p: &Path) -> Result<()> {
         .ctx(|| format!("remount {} read-only", p.display()))
 }
 
-fn mask_path(p: &Path, label: Option<&str>) -> Result<()> {
+/// Masks a path: a directory with an empty read-only tmpfs, a file with
+/// /dev/null. Directories share one tmpfs (`tmpfs`: the first one's root,
+/// bound over the others), as runc and crun do: Kubernetes masks dozens of
+/// per-CPU sysfs directories, and one superblock each would cost memory
+/// and mount time for nothing.
+fn mask_path(p: &Path, label: Option<&str>, tmpfs: &mut Option<OwnedFd>) -> Result<()> {
     let Some((fd, st)) = open_target(p)? else {
         return Ok(());
     };
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        if let Some(shared) = tmpfs {
+            // A bind keeps the read-only flag of the tmpfs it copies.
+            return mount(
+                Some(&fd_path(shared)),
+                &fd_path(&fd),
+                NONE,
+                MsFlags::MS_BIND,
+                NONE,
+            )
+            .ctx(|| format!("mask {} with the masking tmpfs", p.display()));
+        }
         mount(
             Some("tmpfs"),
             &fd_path(&fd),
@@ -705,7 +795,10 @@ fn mask_path(p: &Path, label: Option<&str>) -> Result<()> {
             MsFlags::MS_RDONLY,
             lsm::label_mount_data(None, label).as_deref(),
         )
-        .ctx(|| format!("mask {} with an empty tmpfs", p.display()))
+        .ctx(|| format!("mask {} with an empty tmpfs", p.display()))?;
+        // The path now leads to the new tmpfs's root.
+        *tmpfs = open_target(p)?.map(|(fd, _)| fd);
+        Ok(())
     } else {
         let null = verified_dev_null()?;
         mount(

@@ -20,6 +20,7 @@ mod debug;
 mod errors;
 mod exec;
 mod exeseal;
+mod features_tried;
 mod hooks;
 mod idmap;
 mod lifecycle;

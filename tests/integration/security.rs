@@ -332,3 +332,39 @@ fn sys_symlink_is_refused() {
         );
     }
 }
+
+/// `--no-pivot`: the host's mount tree stays under the moved rootfs, and a
+/// fully visible procfs anywhere in the mount namespace lets a new user
+/// namespace mount a fresh one (then /proc/sysrq-trigger is writable). Every
+/// host procfs and sysfs is detached first: the mount is refused, as runc
+/// refuses it.
+#[test]
+fn no_pivot_leaves_no_host_procfs_to_mount_again() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&[]);
+    for set in ["bounding", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SETFCAP"));
+    }
+    b.set_args(&[
+        "sh",
+        "-c",
+        "unshare -mrpf sh -c 'mount -t proc none /proc && echo MOUNTED && echo h > /proc/sysrq-trigger' 2>&1; echo rc=$?",
+    ]);
+    let id = unique_id("nopivot-proc");
+    let o = rt.run_with(&b, &id, &["--no-pivot"]).ok();
+    assert!(!o.stdout.contains("MOUNTED"), "procfs was mounted: {o}");
+    assert!(
+        o.stdout.contains("mount: permission denied"),
+        "not refused as expected: {o}"
+    );
+    // The container's own /proc is still there.
+    let mut b = Bundle::new(&["cat", "/proc/self/stat"]);
+    b.config["process"]["args"] = json!(["sh", "-c", "test -e /proc/self/stat && echo procok"]);
+    let o = rt
+        .run_with(&b, &unique_id("nopivot-own"), &["--no-pivot"])
+        .ok();
+    assert!(o.stdout.contains("procok"), "{o}");
+}
