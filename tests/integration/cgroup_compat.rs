@@ -483,3 +483,62 @@ fn process_cpu_affinity_is_reset_for_init_and_exec() {
         "exec with execCPUAffinity.final 1: {out}"
     );
 }
+
+/// `events --stats` data in runc's field names: throttling counters,
+/// memory peaks, hugetlb per page size, pids, and (HULL-ONLY: runc 1.1.5
+/// has none) PSI where the kernel has pressure files.
+#[test]
+fn cgroup_stats_fields_in_runc_names() {
+    let (parent, rt, id) = (CgroupParent::new(), Runtime::new(), unique_id("cgstf"));
+    let b = bundle(
+        &parent,
+        &id,
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 300",
+        ],
+        json!({"cpu": {"quota": 10000, "period": 100000}, "pids": {"limit": 30}}),
+    );
+    rt.create_start(&b, &id);
+    std::thread::sleep(Duration::from_millis(300));
+    let o = rt.cmd(&["events", "--stats", &id]).ok();
+    let s: Value = serde_json::from_str(o.stdout.trim()).unwrap();
+    let d = &s["data"];
+    let t = &d["cpu"]["throttling"];
+    assert!(t["periods"].as_u64().unwrap() > 0, "{t}");
+    assert!(t.get("throttled_periods").is_none(), "{t}");
+    assert!(
+        t["throttledPeriods"].is_u64() && t["throttledTime"].is_u64(),
+        "{t}"
+    );
+    assert!(d["memory"]["usage"]["max"].as_u64().unwrap() > 0, "{s}");
+    assert!(d["pids"]["current"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(d["pids"]["limit"], 30, "{s}");
+    let sizes = std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .map(|r| r.count())
+        .unwrap_or(0);
+    let huge = d["hugetlb"].as_object().unwrap();
+    if sizes > 0 && !huge.is_empty() {
+        for (size, h) in huge {
+            assert!(size.ends_with("B"), "{size}");
+            assert!(h["failcnt"].is_u64(), "{h}");
+        }
+    }
+    let unified = if is_v1() {
+        cgroup_dir("unified", &parent.child(&id))
+    } else {
+        cgroup_dir("", &parent.child(&id))
+    };
+    if !unified.join("cpu.pressure").exists() {
+        println!("SKIPPED: PSI: the kernel has no pressure files here");
+        return;
+    }
+    if hull_only("psi in events --stats (runc 1.1.5 has none)") {
+        for section in ["cpu", "memory", "blkio"] {
+            let p = &d[section]["psi"];
+            assert!(p["some"]["avg10"].is_f64(), "{section}: {p}");
+            assert!(p["some"]["total"].is_u64(), "{section}: {p}");
+        }
+    }
+}
