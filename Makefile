@@ -99,21 +99,26 @@ test-v2: oci-checker
 		-- sh $(CURDIR)/scripts/test-v2-guest.sh "$$exe" "$$oci"
 
 # This host runs no systemd: the VM boots one (as PID 1 of a new pid
-# namespace, to a small target of its own) and the `systemd_driver`
-# integration tests run in its namespaces; HULL_REQUIRE_SYSTEMD makes them
-# fail rather than skip if it is not there.
+# namespace, to a small target of its own) and runs, in its namespaces, the
+# `systemd_driver` integration tests (HULL_REQUIRE_SYSTEMD makes them fail
+# rather than skip there) and containerd with SystemdCgroup = true driving
+# hull (the engines are installed first when ../shared/engines is there).
 test-systemd: build
 	@if [[ ! -e "$(CGROUP2_VM)" ]]; then \
 		echo "test-systemd: SKIPPED: the cgroup v2 VM script $(CGROUP2_VM) is missing" \
 		     "(it comes from shared/vm beside the repository); the systemd driver tests were not run."; \
 		exit 0; \
 	fi; \
+	if [[ -f "$(ENGINES)/install-deps" ]] && ! command -v containerd-shim-runc-v2 >/dev/null; then \
+		bash $(ENGINES)/install-deps; \
+	fi; \
 	built=$$($(CARGO) test --no-run --message-format=json); \
 	exe=$$(python3 $(CURDIR)/scripts/test-executable.py integration <<<"$$built"); \
 	echo "test-systemd: running $$exe systemd_driver with systemd in the cgroup v2 VM"; \
 	vm="$(CGROUP2_VM)"; [[ -x "$$vm" ]] || vm="bash $$vm"; \
-	$$vm --share $(CURDIR) --timeout 900 --env HULL_BIN=$(HULL_DEBUG) --env HULL_REQUIRE_SYSTEMD=1 \
-		-- sh $(CURDIR)/tests/systemd/boot-systemd.sh "$$exe" systemd_driver --test-threads=1
+	$$vm --share $(CURDIR) --timeout 900 --env HULL_BIN=$(HULL_DEBUG) \
+		-- sh $(CURDIR)/tests/systemd/boot-systemd.sh \
+		sh $(CURDIR)/tests/systemd/guest.sh "$$exe" $(HULL_DEBUG) $(ENGINES)
 
 ENGINES ?= $(CURDIR)/../shared/engines
 

@@ -85,6 +85,10 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         console,
         preserve_fds: o.preserve_fds,
         cgroup: cgroup.as_ref(),
+        resctrl_tasks: match spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref()) {
+            Some(r) => Some(cgroups::resctrl::tasks_of(&o.id, r)?),
+            None => None,
+        },
     })
     .map_err(|e| {
         // A container killed while hull joins it makes the joins fail

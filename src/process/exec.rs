@@ -32,6 +32,8 @@ pub struct ExecTarget<'a> {
     pub preserve_fds: i32,
     /// The cgroup the new process joins.
     pub cgroup: &'a dyn crate::cgroups::Manager,
+    /// The resctrl `tasks` file of the container's linux.intelRdt group.
+    pub resctrl_tasks: Option<std::path::PathBuf>,
 }
 
 /// The namespaces of `pid` that differ from hull's own, opened up front.
@@ -132,6 +134,10 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
     } else {
         t.cgroup.add_process(pid)
     };
+    let join = join.and_then(|_| match &t.resctrl_tasks {
+        Some(tasks) => crate::cgroups::resctrl::add(tasks, pid),
+        None => Ok(()),
+    });
     let go = join.and_then(|_| parent.send(&Msg::Go { pid }));
     if let Err(e) = go {
         let _ = super::signals::send(pid, libc::SIGKILL);

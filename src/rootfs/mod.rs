@@ -613,13 +613,14 @@ pub fn finalize(spec: &Spec) -> Result<()> {
     {
         readonly_path(Path::new(p)).map_err(|e| e.wrap(format!("/linux/readonlyPaths/{i}")))?;
     }
+    let mut masking_tmpfs = None;
     for (i, p) in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
         .flatten()
         .enumerate()
     {
-        mask_path(Path::new(p), mount_label)
+        mask_path(Path::new(p), mount_label, &mut masking_tmpfs)
             .map_err(|e| e.wrap(format!("/linux/maskedPaths/{i}")))?;
     }
     let dev_ro = spec.mounts().iter().flatten().any(|m| {
@@ -766,11 +767,27 @@ fn readonly_path(p: &Path) -> Result<()> {
         .ctx(|| format!("remount {} read-only", p.display()))
 }
 
-fn mask_path(p: &Path, label: Option<&str>) -> Result<()> {
+/// Masks a path: a directory with an empty read-only tmpfs, a file with
+/// /dev/null. Directories share one tmpfs (`tmpfs`: the first one's root,
+/// bound over the others), as runc and crun do: Kubernetes masks dozens of
+/// per-CPU sysfs directories, and one superblock each would cost memory
+/// and mount time for nothing.
+fn mask_path(p: &Path, label: Option<&str>, tmpfs: &mut Option<OwnedFd>) -> Result<()> {
     let Some((fd, st)) = open_target(p)? else {
         return Ok(());
     };
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        if let Some(shared) = tmpfs {
+            // A bind keeps the read-only flag of the tmpfs it copies.
+            return mount(
+                Some(&fd_path(shared)),
+                &fd_path(&fd),
+                NONE,
+                MsFlags::MS_BIND,
+                NONE,
+            )
+            .ctx(|| format!("mask {} with the masking tmpfs", p.display()));
+        }
         mount(
             Some("tmpfs"),
             &fd_path(&fd),
@@ -778,7 +795,10 @@ fn mask_path(p: &Path, label: Option<&str>) -> Result<()> {
             MsFlags::MS_RDONLY,
             lsm::label_mount_data(None, label).as_deref(),
         )
-        .ctx(|| format!("mask {} with an empty tmpfs", p.display()))
+        .ctx(|| format!("mask {} with an empty tmpfs", p.display()))?;
+        // The path now leads to the new tmpfs's root.
+        *tmpfs = open_target(p)?.map(|(fd, _)| fd);
+        Ok(())
     } else {
         let null = verified_dev_null()?;
         mount(

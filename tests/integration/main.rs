@@ -18,6 +18,7 @@ mod compat;
 mod debug;
 mod errors;
 mod exec;
+mod features_tried;
 mod hooks;
 mod idmap;
 mod lifecycle;
