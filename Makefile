@@ -7,6 +7,7 @@
 #   make lint      rustfmt check, clippy with warnings as errors (whole workspace),
 #                  imports against the layers of docs/ARCHITECTURE.md
 #   make test      deps, lint, build, cargo test, then the cgroup v2 subset
+#   make test-differential  each tests/differential scenario against runc and hull
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
 #   make test-systemd  the systemd cgroup driver's tests, with systemd booted in that VM
 #   make engines-test  real engines drive hull, runc as the control (tests/engines)
@@ -38,7 +39,7 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint oci-checker test test-v2 test-systemd engines-test engines-test-v2 engines-checkpoint bench fuzz stress clean \
+.PHONY: all build release deps demo lint oci-checker test test-differential test-v2 test-systemd engines-test engines-test-v2 engines-checkpoint bench fuzz stress clean \
 	man completions install uninstall deb deb-test
 
 all: build
@@ -76,6 +77,11 @@ test: deps lint build oci-checker
 		$(CARGO) test -- --test-threads=$(TEST_THREADS)
 	$(MAKE) --no-print-directory test-v2
 	$(MAKE) --no-print-directory test-systemd
+
+# `make test` runs it too (cargo test runs every test target); this runs
+# only the differential suite (runc from scripts/install-deps.sh).
+test-differential: deps build
+	HULL_BIN=$(HULL_DEBUG) $(CARGO) test --test differential -- --test-threads=$(TEST_THREADS)
 
 # The host mounts cgroup v1 hierarchies, so the cgroup v2 tests run in a VM
 # whose only hierarchy is cgroup v2. The `integration` and `oci-validation`
