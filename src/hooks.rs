@@ -101,10 +101,35 @@ pub fn run(spec: &Spec, kind: Kind, state: &str) -> Result<()> {
 /// Like `run`, with `cwd` as the hooks' working directory (createContainer
 /// hooks run in the container's root, so `./lib/...` reaches the rootfs).
 pub fn run_in(spec: &Spec, kind: Kind, state: &str, cwd: Option<&Path>) -> Result<()> {
-    for (i, hook) in list(spec, kind).iter().enumerate() {
+    let hooks = list(spec, kind);
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let bundle = runtime_cwd(kind, state, cwd);
+    let cwd = cwd.or(bundle.as_deref());
+    for (i, hook) in hooks.iter().enumerate() {
         run_indexed(kind, i, hook, state, cwd)?;
     }
     Ok(())
+}
+
+/// Hooks run in the runtime's namespaces during create and start
+/// (createRuntime, prestart, poststart) start in the bundle directory, as
+/// runc's do (it works from the bundle there); poststop hooks run by
+/// `delete` start where the caller is, as runc's. The bundle is the one the
+/// state names.
+fn runtime_cwd(kind: Kind, state: &str, cwd: Option<&Path>) -> Option<std::path::PathBuf> {
+    if cwd.is_some()
+        || matches!(
+            kind,
+            Kind::CreateContainer | Kind::StartContainer | Kind::Poststop
+        )
+    {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(state).ok()?;
+    let dir = std::path::PathBuf::from(v.get("bundle")?.as_str()?);
+    dir.is_dir().then_some(dir)
 }
 
 fn run_indexed(kind: Kind, i: usize, hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<()> {
@@ -120,8 +145,19 @@ fn run_indexed(kind: Kind, i: usize, hook: &Hook, state: &str, cwd: Option<&Path
 /// Runs every hook of `kind`; a failure is a warning (logged once) and
 /// the remaining hooks still run (runtime.md: poststop).
 pub fn run_warn(spec: &Spec, kind: Kind, state: &str) {
-    for (i, hook) in list(spec, kind).iter().enumerate() {
-        if let Err(e) = run_indexed(kind, i, hook, state, None) {
+    run_warn_in(spec, kind, state, None)
+}
+
+/// Like `run_warn`, with `cwd` as the hooks' working directory.
+pub fn run_warn_in(spec: &Spec, kind: Kind, state: &str, cwd: Option<&Path>) {
+    let hooks = list(spec, kind);
+    if hooks.is_empty() {
+        return;
+    }
+    let bundle = runtime_cwd(kind, state, cwd);
+    let cwd = cwd.or(bundle.as_deref());
+    for (i, hook) in hooks.iter().enumerate() {
+        if let Err(e) = run_indexed(kind, i, hook, state, cwd) {
             crate::logging::warn(e.to_string());
         }
     }

@@ -243,6 +243,16 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
             if !cgroup_existed && let Err(ce) = cgroup.destroy() {
                 crate::logging::warn(format!("clean-up: {ce}"));
             }
+            // The container is stopped and deleted (runtime.md, lifecycle
+            // step 3 onwards, e.g. a failing prestart hook): its poststop
+            // hooks run, as runc runs them (from the bundle, as its create).
+            let state = crate::hooks::state_json(&o.id, "stopped", 0, &bundle.dir, &bundle.spec);
+            crate::hooks::run_warn_in(
+                &bundle.spec,
+                crate::hooks::Kind::Poststop,
+                &state,
+                Some(&bundle.dir),
+            );
             if let Some(r) = intel_rdt {
                 cgroups::resctrl::remove(&o.id, r);
             }
@@ -433,6 +443,7 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     let mut own_terminal = None;
     let mut fixed_size = false;
     let bundle = Bundle::load(&o.bundle).ok();
+    let bundle_dir = bundle.as_ref().map(|b| b.dir.clone());
     // Before the subreaper, the signal mask and the terminal socket: the
     // sealed copy of hull (if needed) starts `run` over. A bundle that does
     // not load fails in create() with the full message.
@@ -481,6 +492,13 @@ pub fn run(mut o: CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     ));
     let t = std::time::Instant::now();
     if !keep {
+        // Poststop hooks of a `run` start in the bundle, as runc's (it works
+        // from the bundle for the whole run); the state root is made
+        // absolute first so a relative --root still names it.
+        let root = std::path::absolute(&root).unwrap_or(root);
+        if let Some(dir) = &bundle_dir {
+            let _ = std::env::set_current_dir(dir);
+        }
         delete(&root, &id, true)?;
         crate::logging::debug(format!("deleted in {:.1?}", t.elapsed()));
     }
