@@ -7,6 +7,7 @@
 #   make lint      rustfmt check, clippy with warnings as errors (whole workspace),
 #                  imports against the layers of docs/ARCHITECTURE.md
 #   make test      deps, lint, build, cargo test, then the cgroup v2 subset
+#   make test-differential  each tests/differential scenario against runc and hull
 #   make test-v2   cgroup v2 tests inside the throwaway VM (../shared/vm)
 #   make test-systemd  the systemd cgroup driver's tests, with systemd booted in that VM
 #   make engines-test  real engines drive hull, runc as the control (tests/engines)
@@ -14,6 +15,10 @@
 #   make bench     startup benchmark (bench/bench.sh)
 #   make fuzz      each cargo-fuzz target for FUZZ_SECONDS (default 60; nightly + cargo-fuzz)
 #   make stress    concurrency stress test (STRESS_COUNTS="50 100 200", STRESS_WORKERS=16)
+#   make man completions  man pages and bash/zsh/fish completions from the clap definitions
+#   make install   release binary, man pages, completions, docs (PREFIX=/usr/local DESTDIR=)
+#   make uninstall what `make install` put there (same PREFIX and DESTDIR)
+#   make deb       a Debian package in target/deb (dpkg-deb); make deb-test installs and checks it
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -34,7 +39,8 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint oci-checker test test-v2 test-systemd engines-test engines-test-v2 engines-checkpoint bench fuzz stress clean
+.PHONY: all build release deps demo lint oci-checker test test-differential test-v2 test-systemd engines-test engines-test-v2 engines-checkpoint bench fuzz stress clean \
+	man completions install uninstall deb deb-test
 
 all: build
 
@@ -72,6 +78,11 @@ test: deps lint build oci-checker
 	$(MAKE) --no-print-directory test-v2
 	$(MAKE) --no-print-directory test-systemd
 
+# `make test` runs it too (cargo test runs every test target); this runs
+# only the differential suite (runc from scripts/install-deps.sh).
+test-differential: deps build
+	HULL_BIN=$(HULL_DEBUG) $(CARGO) test --test differential -- --test-threads=$(TEST_THREADS)
+
 # The host mounts cgroup v1 hierarchies, so the cgroup v2 tests run in a VM
 # whose only hierarchy is cgroup v2. The `integration` and `oci-validation`
 # test binaries (and the static checker) are built here and run there in one
@@ -94,21 +105,26 @@ test-v2: oci-checker
 		-- sh $(CURDIR)/scripts/test-v2-guest.sh "$$exe" "$$oci"
 
 # This host runs no systemd: the VM boots one (as PID 1 of a new pid
-# namespace, to a small target of its own) and the `systemd_driver`
-# integration tests run in its namespaces; HULL_REQUIRE_SYSTEMD makes them
-# fail rather than skip if it is not there.
+# namespace, to a small target of its own) and runs, in its namespaces, the
+# `systemd_driver` integration tests (HULL_REQUIRE_SYSTEMD makes them fail
+# rather than skip there) and containerd with SystemdCgroup = true driving
+# hull (the engines are installed first when ../shared/engines is there).
 test-systemd: build
 	@if [[ ! -e "$(CGROUP2_VM)" ]]; then \
 		echo "test-systemd: SKIPPED: the cgroup v2 VM script $(CGROUP2_VM) is missing" \
 		     "(it comes from shared/vm beside the repository); the systemd driver tests were not run."; \
 		exit 0; \
 	fi; \
+	if [[ -f "$(ENGINES)/install-deps" ]] && ! command -v containerd-shim-runc-v2 >/dev/null; then \
+		bash $(ENGINES)/install-deps; \
+	fi; \
 	built=$$($(CARGO) test --no-run --message-format=json); \
 	exe=$$(python3 $(CURDIR)/scripts/test-executable.py integration <<<"$$built"); \
 	echo "test-systemd: running $$exe systemd_driver with systemd in the cgroup v2 VM"; \
 	vm="$(CGROUP2_VM)"; [[ -x "$$vm" ]] || vm="bash $$vm"; \
-	$$vm --share $(CURDIR) --timeout 900 --env HULL_BIN=$(HULL_DEBUG) --env HULL_REQUIRE_SYSTEMD=1 \
-		-- sh $(CURDIR)/tests/systemd/boot-systemd.sh "$$exe" systemd_driver --test-threads=1
+	$$vm --share $(CURDIR) --timeout 900 --env HULL_BIN=$(HULL_DEBUG) \
+		-- sh $(CURDIR)/tests/systemd/boot-systemd.sh \
+		sh $(CURDIR)/tests/systemd/guest.sh "$$exe" $(HULL_DEBUG) $(ENGINES)
 
 ENGINES ?= $(CURDIR)/../shared/engines
 
@@ -176,6 +192,56 @@ STRESS_WORKERS ?= 16
 stress: build
 	HULL_BIN=$(HULL_DEBUG) STRESS_COUNTS="$(STRESS_COUNTS)" STRESS_WORKERS=$(STRESS_WORKERS) \
 		$(CARGO) test --test stress
+
+# ---------------------------------------------------------------- packaging
+# Man pages (hull(8), hull-COMMAND(8)) and completions are written by
+# tools/hull-gen from hull's clap definitions, so they follow every flag.
+GEN_DIR := $(CURDIR)/target/gen
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/sbin
+MANDIR  := $(PREFIX)/share/man/man8
+DOCDIR  := $(PREFIX)/share/doc/hull
+BASHDIR := $(PREFIX)/share/bash-completion/completions
+ZSHDIR  := $(PREFIX)/share/zsh/vendor-completions
+FISHDIR := $(PREFIX)/share/fish/vendor_completions.d
+DOCS    := README.md docs/engines.md docs/compat.md docs/ARCHITECTURE.md
+
+man completions:
+	rm -rf $(GEN_DIR)
+	$(CARGO) run --quiet -p hull-gen -- $(GEN_DIR)
+
+install: release man
+	install -D -m 0755 target/release/hull $(DESTDIR)$(BINDIR)/hull
+	install -d $(DESTDIR)$(MANDIR)
+	for m in $(GEN_DIR)/man/*.8; do gzip -9n -c $$m >$(DESTDIR)$(MANDIR)/$${m##*/}.gz; done
+	install -D -m 0644 $(GEN_DIR)/completions/hull.bash $(DESTDIR)$(BASHDIR)/hull
+	install -D -m 0644 $(GEN_DIR)/completions/_hull $(DESTDIR)$(ZSHDIR)/_hull
+	install -D -m 0644 $(GEN_DIR)/completions/hull.fish $(DESTDIR)$(FISHDIR)/hull.fish
+	install -d $(DESTDIR)$(DOCDIR)
+	for d in $(DOCS); do [[ ! -f $$d ]] || install -m 0644 $$d $(DESTDIR)$(DOCDIR)/; done
+
+# Removes exactly what `make install` writes: the man pages are the ones
+# hull-gen names now (a page of a command that no longer exists stays).
+uninstall: man
+	rm -f $(DESTDIR)$(BINDIR)/hull
+	for m in $(GEN_DIR)/man/*.8; do rm -f $(DESTDIR)$(MANDIR)/$${m##*/}.gz; done
+	rm -f $(DESTDIR)$(BASHDIR)/hull $(DESTDIR)$(ZSHDIR)/_hull $(DESTDIR)$(FISHDIR)/hull.fish
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# A binary .deb of `make install PREFIX=/usr` (dpkg-deb, no debhelper).
+DEB_ROOT := $(CURDIR)/target/deb/root
+deb:
+	rm -rf $(DEB_ROOT)
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(DEB_ROOT)
+	$(CURDIR)/scripts/mkdeb.sh $(DEB_ROOT) $(CURDIR)/target/deb
+
+# Installs the package with dpkg -i and checks it as a user would meet it
+# (hull --version, man -w hull, bash completion of `hull cre<TAB>`), then
+# removes it again (dpkg -r) when it was not installed before.
+deb-test: deb
+	$(CURDIR)/scripts/install-deps.sh man-db bash-completion
+	$(CURDIR)/scripts/deb-test.sh $(CURDIR)/target/deb/hull_*.deb
 
 clean:
 	$(CARGO) clean

@@ -9,14 +9,16 @@
 # and newgidmap for rootless id ranges), libseccomp-dev and pkg-config (the
 # differential test compares hull's seccomp BPF with libseccomp's), libc6-dev
 # (static glibc for the in-container seccomp probe), criu (checkpoint/restore,
-# tested in the cgroup v2 VM), plus any extra package names
+# tested in the cgroup v2 VM), runc (the reference runtime tests/differential
+# compares hull with) and crun (a second runtime to compare by hand), plus any
+# extra package names
 # given as arguments. Packages that are already installed are skipped quickly
 # (dpkg-query); `apt-get update` runs at most once, and only if something is
 # missing. Also makes sure the Rust toolchain has rustfmt and clippy when it is
 # managed by rustup.
 set -euo pipefail
 
-PACKAGES=(busybox-static iproute2 kmod python3 python3-jsonschema uidmap libseccomp-dev pkg-config libc6-dev criu "$@")
+PACKAGES=(busybox-static iproute2 kmod python3 python3-jsonschema uidmap libseccomp-dev pkg-config libc6-dev criu runc crun "$@")
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'

@@ -14,6 +14,23 @@ fn capabilities() -> Vec<String> {
         .collect()
 }
 
+/// linux.memoryPolicy modes and flags that process::attrs::set_memory_policy
+/// maps onto set_mempolicy(2).
+pub const MEMORY_POLICY_MODES: &[&str] = &[
+    "MPOL_DEFAULT",
+    "MPOL_PREFERRED",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_LOCAL",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_WEIGHTED_INTERLEAVE",
+];
+pub const MEMORY_POLICY_FLAGS: &[&str] = &[
+    "MPOL_F_NUMA_BALANCING",
+    "MPOL_F_RELATIVE_NODES",
+    "MPOL_F_STATIC_NODES",
+];
+
 pub fn document() -> Value {
     use crate::security::lsm;
     json!({
@@ -29,12 +46,19 @@ pub fn document() -> Value {
                 "v2": true,
                 "systemd": crate::cgroups::systemd::available(false),
                 "systemdUser": crate::cgroups::systemd::available(true),
-                "rdma": false
+                // rdma.max is written on v2 and by the v1 rdma hierarchy.
+                "rdma": true
             },
             "seccomp": crate::security::seccomp_features(),
             "apparmor": {"enabled": lsm::apparmor_enabled()},
             "selinux": {"enabled": lsm::selinux_enabled()},
-            "intelRdt": {"enabled": false},
+            // Through resctrl (cgroups/resctrl.rs); an error where it is
+            // not mounted.
+            "intelRdt": {"enabled": true, "schemata": true, "monitoring": true},
+            "memoryPolicy": {
+                "modes": MEMORY_POLICY_MODES,
+                "flags": MEMORY_POLICY_FLAGS
+            },
             "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": true}
         },

@@ -99,7 +99,17 @@ impl Procfs {
     /// "PID" on kernels without thread-self), read from the link without
     /// following it.
     fn thread_dir(&self) -> Result<PathBuf> {
-        for link in ["thread-self", "self"] {
+        self.own_dir(&["thread-self", "self"])
+    }
+
+    /// The calling process's directory ("PID"): some files (timens_offsets)
+    /// exist only there.
+    fn process_dir(&self) -> Result<PathBuf> {
+        self.own_dir(&["self"])
+    }
+
+    fn own_dir(&self, links: &[&str]) -> Result<PathBuf> {
+        for &link in links {
             let target = match nix::fcntl::readlinkat(self.dir.as_fd(), link) {
                 Ok(t) => t,
                 Err(Errno::ENOENT) if link == "thread-self" => continue,
@@ -144,8 +154,27 @@ impl Procfs {
     /// on procfs. Errors keep the errno (`Error::Sys`).
     pub fn open_self(&self, rel: &str, flags: i32) -> Result<OwnedFd> {
         let path = self.thread_dir()?.join(rel);
-        let shown = self.display(rel);
-        let fd = match openat2(self.dir.as_fd(), &path, flags | libc::O_NOCTTY, STRICT) {
+        self.open_beneath(&path, &self.display(rel), flags)
+    }
+
+    /// Writes `data` to `rel` (relative to the procfs root) in one write(2).
+    pub fn write_file(&self, rel: &str, data: &[u8]) -> Result<()> {
+        let shown = format!("{}/{rel}", self.path.display());
+        let fd = self.open_beneath(Path::new(rel), &shown, libc::O_WRONLY)?;
+        write_all_once(&fd, data, &shown)
+    }
+
+    /// Writes `data` to `rel` under the calling process's own directory
+    /// (for files only a process has, e.g. timens_offsets).
+    pub fn write_process_self(&self, rel: &str, data: &[u8]) -> Result<()> {
+        let path = self.process_dir()?.join(rel);
+        let shown = format!("{}/self/{rel}", self.path.display());
+        let fd = self.open_beneath(&path, &shown, libc::O_WRONLY)?;
+        write_all_once(&fd, data, &shown)
+    }
+
+    fn open_beneath(&self, path: &Path, shown: &str, flags: i32) -> Result<OwnedFd> {
+        let fd = match openat2(self.dir.as_fd(), path, flags | libc::O_NOCTTY, STRICT) {
             Ok(fd) => fd,
             Err(errno) => {
                 let why = match errno {
@@ -172,15 +201,7 @@ impl Procfs {
     /// Writes `data` to `rel` in one write(2), as the attr files require.
     pub fn write_self(&self, rel: &str, data: &[u8]) -> Result<()> {
         let fd = self.open_self(rel, libc::O_WRONLY)?;
-        let n = nix::unistd::write(&fd, data).ctx(|| format!("write {}", self.display(rel)))?;
-        if n != data.len() {
-            return Err(Error::msg(format!(
-                "write {}: short write ({n} of {} bytes)",
-                self.display(rel),
-                data.len()
-            )));
-        }
-        Ok(())
+        write_all_once(&fd, data, &self.display(rel))
     }
 
     /// Reads `rel` whole.
@@ -193,6 +214,18 @@ impl Procfs {
             .ctx(|| format!("read {}", self.display(rel)))?;
         Ok(out)
     }
+}
+
+/// One write(2) of all of `data` (procfs files take their value whole).
+fn write_all_once(fd: &OwnedFd, data: &[u8], shown: &str) -> Result<()> {
+    let n = nix::unistd::write(fd, data).ctx(|| format!("write {shown}"))?;
+    if n != data.len() {
+        return Err(Error::msg(format!(
+            "write {shown}: short write ({n} of {} bytes)",
+            data.len()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

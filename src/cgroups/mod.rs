@@ -2,6 +2,7 @@
 //! v2 implementations chosen by probing `/sys/fs/cgroup`.
 
 pub mod devices;
+pub mod resctrl;
 pub mod resources;
 mod stats;
 pub mod systemd;

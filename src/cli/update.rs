@@ -59,6 +59,12 @@ pub struct UpdateArgs {
     /// Block IO weight (10-1000).
     #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
+    /// Intel RDT L3 cache schema ("L3:0=ff;1=ff"), for a container with linux.intelRdt.
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema ("MB:0=70;1=70").
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
     /// Container id.
     pub id: String,
 }
@@ -84,6 +90,14 @@ pub fn run(root: &Path, a: UpdateArgs) -> Result<i32> {
         None => None,
     };
     let changes = a.changes(text.as_deref())?;
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        control::update_intel_rdt(
+            root,
+            &a.id,
+            a.l3_cache_schema.as_deref(),
+            a.mem_bw_schema.as_deref(),
+        )?;
+    }
     control::update(root, &a.id, &changes).map(|_| 0)
 }
 

@@ -72,6 +72,25 @@ fn current_resources(c: &Container) -> Result<oci_spec::runtime::LinuxResources>
 /// `update`: merges `changes` onto the resources in force, applies the
 /// result to the live cgroup (device rules are left as they are) and
 /// records it in the state.
+/// `update --l3-cache-schema/--mem-bw-schema`: rewrites the schemata of
+/// the container's resctrl group (only a container created with
+/// linux.intelRdt has one).
+pub fn update_intel_rdt(root: &Path, id: &str, l3: Option<&str>, mb: Option<&str>) -> Result<()> {
+    let c = Container::load(root, id)?;
+    if c.status() == Status::Stopped {
+        return Err(Error::msg(format!(
+            "cannot update container \"{id}\": it is stopped"
+        )));
+    }
+    let spec = c.saved_spec()?;
+    let Some(rdt) = spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref()) else {
+        return Err(Error::msg(format!(
+            "--l3-cache-schema/--mem-bw-schema: container \"{id}\" was created without linux.intelRdt, so it has no resctrl group"
+        )));
+    };
+    crate::cgroups::resctrl::update(id, rdt, l3, mb)
+}
+
 pub fn update(root: &Path, id: &str, changes: &oci_spec::runtime::LinuxResources) -> Result<()> {
     let mut c = Container::load(root, id)?;
     if c.status() == Status::Stopped {

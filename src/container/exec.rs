@@ -85,6 +85,10 @@ pub fn exec(mut o: ExecOptions) -> Result<i32> {
         console,
         preserve_fds: o.preserve_fds,
         cgroup: cgroup.as_ref(),
+        resctrl_tasks: match spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref()) {
+            Some(r) => Some(cgroups::resctrl::tasks_of(&o.id, r)?),
+            None => None,
+        },
     })
     .map_err(|e| {
         // A container killed while hull joins it makes the joins fail
@@ -170,5 +174,6 @@ pub fn protect_exec(
     }
     let pids = cgroups::manager(cgroup_path).pids().unwrap_or_default();
     let caps = process.map(|p| p.capabilities().as_ref());
-    exeseal::protect(exeseal::exec_exposure(init_pid, spec, caps, &pids))
+    let label = process.and_then(exeseal::label_exposure);
+    exeseal::protect(label.or_else(|| exeseal::exec_exposure(init_pid, spec, caps, &pids)))
 }

@@ -119,6 +119,14 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         None => cgroups::resolve_path(cgroups_path, &o.id)?,
     };
     cgroups::check_existing(&cgroup_path)?;
+    let intel_rdt = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.intel_rdt().as_ref());
+    if let Some(r) = intel_rdt {
+        cgroups::resctrl::check(r)?;
+    }
     let own_pid_ns = bundle
         .spec
         .linux()
@@ -201,6 +209,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         let container = Container::from_parts(dir.clone(), state, lock);
         // The init must be killed if anything below fails.
         let finish = || -> Result<()> {
+            if let Some(r) = intel_rdt {
+                cgroups::resctrl::add(&cgroups::resctrl::setup(&o.id, r)?, launched.pid)?;
+            }
             std::fs::write(dir.join(crate::spec::CONFIG), &bundle.raw)
                 .ctx(|| format!("save {}", dir.join(crate::spec::CONFIG).display()))?;
             write_state(&dir, &container.state)?;
@@ -231,6 +242,9 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
         Err(e) => {
             if !cgroup_existed && let Err(ce) = cgroup.destroy() {
                 crate::logging::warn(format!("clean-up: {ce}"));
+            }
+            if let Some(r) = intel_rdt {
+                cgroups::resctrl::remove(&o.id, r);
             }
             let _ = std::fs::remove_dir_all(&dir);
             Err(e)
@@ -399,6 +413,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 /// Removes the cgroup (killing anything left in it) and the state dir.
 pub fn destroy(c: &Container) -> Result<()> {
     c.cgroup().destroy()?;
+    if let Some(r) = c
+        .saved_spec()
+        .ok()
+        .and_then(|s| s.linux().as_ref()?.intel_rdt().clone())
+    {
+        cgroups::resctrl::remove(&c.state.id, &r);
+    }
     c.run_hooks_warn(crate::hooks::Kind::Poststop, "stopped");
     c.remove_dir()
 }

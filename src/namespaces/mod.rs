@@ -168,27 +168,26 @@ pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -
         .unwrap_or(false)
         && caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETGID)
             .unwrap_or(false);
-    let base = PathBuf::from(format!("/proc/{pid}"));
+    let proc = crate::procfs::Procfs::open()?;
+    let write = |file: &str, text: &str, field: &str| {
+        proc.write_file(&format!("{pid}/{file}"), text.as_bytes())
+            .map_err(|e| e.wrap(field))
+    };
     if privileged {
-        std::fs::write(base.join("uid_map"), format_map(uid))
-            .ctx(|| format!("linux.uidMappings: write /proc/{pid}/uid_map"))?;
-        std::fs::write(base.join("gid_map"), format_map(gid))
-            .ctx(|| format!("linux.gidMappings: write /proc/{pid}/gid_map"))?;
+        write("uid_map", &format_map(uid), "linux.uidMappings")?;
+        write("gid_map", &format_map(gid), "linux.gidMappings")?;
         return Ok(());
     }
     let euid = nix::unistd::geteuid().as_raw();
     let egid = nix::unistd::getegid().as_raw();
     if is_own_id(uid, euid) {
-        std::fs::write(base.join("uid_map"), format_map(uid))
-            .ctx(|| format!("linux.uidMappings: write /proc/{pid}/uid_map"))?;
+        write("uid_map", &format_map(uid), "linux.uidMappings")?;
     } else {
         run_map_helper("newuidmap", "linux.uidMappings", "/etc/subuid", pid, uid)?;
     }
     if is_own_id(gid, egid) {
-        std::fs::write(base.join("setgroups"), "deny")
-            .ctx(|| format!("linux.gidMappings: write \"deny\" to /proc/{pid}/setgroups"))?;
-        std::fs::write(base.join("gid_map"), format_map(gid))
-            .ctx(|| format!("linux.gidMappings: write /proc/{pid}/gid_map"))?;
+        write("setgroups", "deny", "linux.gidMappings")?;
+        write("gid_map", &format_map(gid), "linux.gidMappings")?;
     } else {
         run_map_helper("newgidmap", "linux.gidMappings", "/etc/subgid", pid, gid)?;
     }
@@ -258,8 +257,9 @@ pub fn write_time_offsets(
     if text.is_empty() {
         return Ok(());
     }
-    std::fs::write("/proc/self/timens_offsets", text)
-        .ctx(|| "linux.timeOffsets: write /proc/self/timens_offsets".into())
+    crate::procfs::Procfs::open()
+        .and_then(|proc| proc.write_process_self("timens_offsets", text.as_bytes()))
+        .map_err(|e| e.wrap("linux.timeOffsets"))
 }
 
 /// The inode of a namespace of a process, for tests and checks.

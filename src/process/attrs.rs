@@ -245,8 +245,15 @@ pub fn set_memory_policy(spec: &Spec) -> Result<()> {
         }
         maxnode = 1024;
     }
+    // No nodes: a null mask. The kernel reads maxnode - 1 bits, so a
+    // maxnode of 0 with a mask is EINVAL (it wraps around).
+    let mask_ptr = if maxnode == 0 {
+        std::ptr::null()
+    } else {
+        mask.as_ptr()
+    };
     // SAFETY: set_mempolicy reads `maxnode` bits from mask, which holds 1024.
-    let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask.as_ptr(), maxnode) };
+    let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask_ptr, maxnode) };
     if r != 0 {
         return Err(std::io::Error::last_os_error())
             .ctx(|| "linux.memoryPolicy: set_mempolicy".into());
@@ -267,8 +274,9 @@ pub fn set_user(p: &Process, in_userns: bool) -> Result<()> {
     // setgroups is denied in a user namespace whose gid_map was written
     // with setgroups=deny; only call it when there is something to set.
     let setgroups_allowed = !in_userns
-        || std::fs::read_to_string("/proc/self/setgroups")
-            .map(|s| s.trim() == "allow")
+        || crate::procfs::Procfs::open()
+            .and_then(|proc| proc.read_self("setgroups"))
+            .map(|s| s.trim_ascii() == b"allow")
             .unwrap_or(true);
     if setgroups_allowed {
         nix::unistd::setgroups(&gids).ctx(|| {

@@ -32,6 +32,8 @@ pub struct ExecTarget<'a> {
     pub preserve_fds: i32,
     /// The cgroup the new process joins.
     pub cgroup: &'a dyn crate::cgroups::Manager,
+    /// The resctrl `tasks` file of the container's linux.intelRdt group.
+    pub resctrl_tasks: Option<std::path::PathBuf>,
 }
 
 /// The namespaces of `pid` that differ from hull's own, opened up front.
@@ -132,6 +134,10 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
     } else {
         t.cgroup.add_process(pid)
     };
+    let join = join.and_then(|_| match &t.resctrl_tasks {
+        Some(tasks) => crate::cgroups::resctrl::add(tasks, pid),
+        None => Ok(()),
+    });
     let go = join.and_then(|_| parent.send(&Msg::Go { pid }));
     if let Err(e) = go {
         let _ = super::signals::send(pid, libc::SIGKILL);
@@ -141,6 +147,18 @@ pub fn spawn(t: &ExecTarget) -> Result<i32> {
     match parent.recv() {
         Ok(None) => Ok(pid),
         Ok(Some(Msg::Error { msg })) => Err(Error::Msg(msg)),
+        Ok(Some(Msg::ExecFailed { errno })) => Err(Error::Sys {
+            context: format!(
+                "exec {:?}",
+                t.process
+                    .args()
+                    .as_deref()
+                    .unwrap_or_default()
+                    .first()
+                    .map_or("", |a| a.as_str())
+            ),
+            errno: nix::errno::Errno::from_raw(errno),
+        }),
         Ok(Some(other)) => Err(Error::msg(format!("exec: unexpected {other:?}"))),
         Err(e) => Err(e),
     }
@@ -274,6 +292,7 @@ fn run_process(
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
     attrs::close_on_exec_from_3();
+    let trampoline = crate::security::trampoline::Trampoline::prepare()?;
     // As in the init: without no_new_privs the filter must go in while
     // CAP_SYS_ADMIN is still effective, i.e. before the uid change.
     attrs::apply_process(p, t.spec, in_userns, &mut || {
@@ -300,7 +319,10 @@ fn run_process(
     if nnp {
         seccomp.install(t, host_pid)?;
     }
-    let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
+    let err = match &trampoline {
+        Some(t) => t.exec(&exe, &argv, &envp, chan.fd().as_raw_fd()),
+        None => nix::unistd::execve(&exe, &argv, &envp).unwrap_err(),
+    };
     Err(Error::Sys {
         context: format!("exec {exe:?}"),
         errno: err,

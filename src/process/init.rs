@@ -87,6 +87,13 @@ pub fn stage1(
 ) -> ! {
     forward_debug(cfg.sync_fd, "stage 1");
     let run = || -> Result<i32> {
+        // Still root on the host: enter the rootfs now. The init inherits
+        // this working directory (carried into its new mount namespace),
+        // so it reaches the rootfs even where the container's mapped root
+        // cannot traverse the path to it (a 0700 directory of the host's).
+        if let Err(e) = nix::unistd::chdir(cfg.rootfs) {
+            crate::logging::debug(format!("chdir {}: {e}", cfg.rootfs.display()));
+        }
         for (t, _) in join_fds {
             crate::logging::debug(format!(
                 "join the {} namespace (setns)",
@@ -223,8 +230,10 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // the rootfs is entered by chroot (`hull check` lists what is not made).
     let own_mounts =
         cfg.plan.creates(LinuxNamespaceType::Mount) || cfg.plan.joins(LinuxNamespaceType::Mount);
+    // The rootfs as the init reaches it (see rootfs::prepare).
+    let mut rootfs_path = cfg.rootfs.to_path_buf();
     if own_mounts {
-        rootfs::prepare(&rootfs::Setup {
+        rootfs_path = rootfs::prepare(&rootfs::Setup {
             spec,
             rootfs: cfg.rootfs,
             bundle: cfg.bundle,
@@ -251,13 +260,13 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         spec,
         hooks::Kind::CreateContainer,
         &hook_state("created"),
-        Some(cfg.rootfs),
+        Some(&rootfs_path),
     )?;
     crate::logging::debug("rootfs prepared; createContainer hooks done");
     if !own_mounts {
         rootfs::chroot_into(cfg.rootfs)?;
     } else {
-        rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+        rootfs::enter(&rootfs_path, cfg.no_pivot)?;
     }
     crate::logging::debug(if !own_mounts {
         "entered the rootfs (chroot)"
@@ -301,6 +310,9 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
     // accept4, startContainer hooks, fcntl, execve; close_range comes first).
     let nnp = process.no_new_privileges().unwrap_or(false);
     attrs::close_on_exec_from_3();
+    // Made before seccomp may be in place (apply_process installs it
+    // without no_new_privs).
+    let trampoline = security::trampoline::Trampoline::prepare()?;
     attrs::apply_process(process, spec, in_userns, &mut || {
         if nnp {
             Ok(())
@@ -357,7 +369,10 @@ fn setup(cfg: &InitConfig) -> Result<Never> {
         unsafe { libc::_exit(1) }
     }
     attrs::pass_fds(cfg.inherited_fds);
-    let err = nix::unistd::execve(&exe, &argv, &envp).unwrap_err();
+    let err = match &trampoline {
+        Some(t) => t.exec(&exe, &argv, &envp, std::os::fd::AsRawFd::as_raw_fd(&conn)),
+        None => nix::unistd::execve(&exe, &argv, &envp).unwrap_err(),
+    };
     let msg = format!("exec {:?}: {err}", exe);
     let _ = nix::unistd::write(&conn, msg.as_bytes());
     // SAFETY: see die().

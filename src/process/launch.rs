@@ -120,8 +120,17 @@ pub fn launch(o: &LaunchOptions) -> Result<Launched> {
         None => None,
     };
     // Idmapped mounts are made here, root on the host (see rootfs::idmap);
-    // nothing at all when no mount asks for one.
-    let idmapped = crate::rootfs::idmap::prepare(spec, &o.bundle.dir, &plan)?
+    // nothing at all when no mount asks for one. So are copies of the bind
+    // sources a user namespace's root could not reach.
+    let mut prepared = crate::rootfs::idmap::prepare(spec, &o.bundle.dir, &plan)?;
+    if plan.creates(LinuxNamespaceType::User) || plan.joins(LinuxNamespaceType::User) {
+        prepared.extend(crate::rootfs::idmap::clone_unreachable_sources(
+            spec,
+            &o.bundle.dir,
+            &prepared,
+        )?);
+    }
+    let idmapped = prepared
         .into_iter()
         .map(|p| Ok((p.index, lift_fd(p.tree, min_fd)?)))
         .collect::<Result<Vec<_>>>()?;

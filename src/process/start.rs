@@ -46,8 +46,12 @@ pub fn release(dir_path: &Path) -> Result<String> {
             dir_path.join(START_SOCKET).display()
         )
     })?;
-    let mut reply = String::new();
-    let _ = conn.read_to_string(&mut reply);
+    let mut reply = Vec::new();
+    let _ = conn.read_to_end(&mut reply);
     let _ = std::fs::remove_file(dir_path.join(START_SOCKET));
-    Ok(reply)
+    // The exec trampoline reports a failed final execve in binary.
+    if let Some(errno) = crate::security::trampoline::decode_failure(&reply) {
+        return Ok(format!("exec process.args[0]: {errno}: {}", errno.desc()));
+    }
+    Ok(String::from_utf8_lossy(&reply).into_owned())
 }

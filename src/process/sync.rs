@@ -62,6 +62,9 @@ pub enum Msg {
     Ready,
     /// any stage -> parent: set-up failed.
     Error { msg: String },
+    /// exec trampoline -> parent: the final execve failed (never encoded:
+    /// the trampoline's binary report, see security::trampoline).
+    ExecFailed { errno: i32 },
     /// any stage -> parent: a --debug line (logged by the parent, see
     /// logging::set_forward). `recv` handles these itself.
     Debug { msg: String },
@@ -141,6 +144,10 @@ impl Channel {
                 nix::sys::socket::MsgFlags::empty(),
             ) {
                 Ok(0) => return Ok(None),
+                Ok(n) if crate::security::trampoline::decode_failure(&buf[..n]).is_some() => {
+                    let errno = crate::security::trampoline::decode_failure(&buf[..n]);
+                    return Ok(errno.map(|e| Msg::ExecFailed { errno: e as i32 }));
+                }
                 Ok(n) => match decode(&buf[..n])? {
                     Msg::Debug { msg } => crate::logging::debug(msg),
                     m => return Ok(Some(m)),

@@ -206,20 +206,20 @@ fn new_userns(i: usize, uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
     .map_err(|e| e.wrap(format!("/mounts/{i}: user namespace for the mapping")))?;
     drop(rd);
     let res = (|| -> Result<OwnedFd> {
-        std::fs::write(format!("/proc/{pid}/uid_map"), uid_map).map_err(|e| {
-            Error::msg(format!(
-                "/mounts/{i}/uidMappings: the kernel refused the mapping {:?}: {}",
-                uid_map.trim_end().replace('\n', ", "),
-                crate::error::io_words(&e)
-            ))
-        })?;
-        std::fs::write(format!("/proc/{pid}/gid_map"), gid_map).map_err(|e| {
-            Error::msg(format!(
-                "/mounts/{i}/gidMappings: the kernel refused the mapping {:?}: {}",
-                gid_map.trim_end().replace('\n', ", "),
-                crate::error::io_words(&e)
-            ))
-        })?;
+        let proc = crate::procfs::Procfs::open()?;
+        for (file, map, field) in [("uid_map", uid_map, "uid"), ("gid_map", gid_map, "gid")] {
+            proc.write_file(&format!("{pid}/{file}"), map.as_bytes())
+                .map_err(|e| {
+                    let e = match e {
+                        Error::Sys { errno, .. } => errno.to_string(),
+                        e => e.to_string(),
+                    };
+                    Error::msg(format!(
+                        "/mounts/{i}/{field}Mappings: the kernel refused the mapping {:?}: {e}",
+                        map.trim_end().replace('\n', ", "),
+                    ))
+                })?;
+        }
         nix::fcntl::open(
             format!("/proc/{pid}/ns/user").as_str(),
             nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -232,9 +232,53 @@ fn new_userns(i: usize, uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
     res
 }
 
-/// Detaches a copy of `src` (with its submounts when `recursive`) and
-/// idmaps it (its submounts too when `ridmap`).
-fn idmapped_tree(src: &Path, recursive: bool, ridmap: bool, userns: i32) -> Result<OwnedFd> {
+/// For a container with a user namespace: detached copies of the bind
+/// sources (not already in `done`) whose path crosses a directory others
+/// may not search (a 0700 directory of the host's root): the container's
+/// root could not reach them, so they are cloned here, root on the host,
+/// and the init attaches them. Runs in the parent, before the clone.
+pub fn clone_unreachable_sources(
+    spec: &Spec,
+    bundle: &Path,
+    done: &[Prepared],
+) -> Result<Vec<Prepared>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+        if !(opts.is_bind() || m.typ().as_deref() == Some("bind"))
+            || done.iter().any(|p| p.index == i)
+        {
+            continue;
+        }
+        let src = m.source().clone().unwrap_or_default();
+        let src = if src.is_absolute() {
+            src
+        } else {
+            bundle.join(src)
+        };
+        let closed = src
+            .ancestors()
+            .skip(1)
+            .any(|d| std::fs::metadata(d).is_ok_and(|md| md.permissions().mode() & 0o001 == 0));
+        if !closed {
+            continue;
+        }
+        crate::logging::debug(format!(
+            "mount /mounts/{i}: {} is behind a directory others may not search: cloned as host root",
+            src.display()
+        ));
+        let tree = clone_tree(&src, opts.flags.contains(nix::mount::MsFlags::MS_REC))
+            .map_err(|e| e.wrap(format!("/mounts/{i}")))?;
+        out.push(Prepared { index: i, tree });
+    }
+    Ok(out)
+}
+
+/// Detaches a copy of `src` (with its submounts when `recursive`), to be
+/// attached with [`attach`]: whoever attaches it needs no access to the
+/// path of `src`.
+pub fn clone_tree(src: &Path, recursive: bool) -> Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(src.as_os_str().as_bytes()).map_err(|_| {
         Error::msg(format!(
@@ -253,7 +297,13 @@ fn idmapped_tree(src: &Path, recursive: bool, ridmap: bool, userns: i32) -> Resu
             .ctx(|| format!("bind source {}: open_tree", src.display()));
     }
     // SAFETY: open_tree just returned this descriptor; nothing else owns it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Detaches a copy of `src` (with its submounts when `recursive`) and
+/// idmaps it (its submounts too when `ridmap`).
+fn idmapped_tree(src: &Path, recursive: bool, ridmap: bool, userns: i32) -> Result<OwnedFd> {
+    let tree = clone_tree(src, recursive)?;
     let attr = super::MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
         attr_clr: 0,

@@ -2,6 +2,7 @@
 //! and read-only paths. Runs in the init stage, inside the new mount namespace.
 
 mod devices;
+mod finalize;
 pub mod idmap;
 pub mod paths;
 
@@ -15,6 +16,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use devices::{create_devices, dev_is_bind_mounted, setup_dev_symlinks};
+pub use finalize::{finalize, reopen_dev_null_stdio};
 
 const NONE: Option<&str> = None;
 
@@ -59,22 +61,17 @@ pub struct CgroupV1Dir {
 }
 
 /// Everything before pivot_root: propagation, the rootfs bind, every mount
-/// in order, and the default devices.
-pub fn prepare(s: &Setup) -> Result<()> {
+/// in order, and the default devices. Returns the path by which the init
+/// reaches the rootfs from now on: its own, or /proc/self/fd/N when the
+/// container's root may not traverse the path (see `bind_rootfs`).
+pub fn prepare(s: &Setup) -> Result<PathBuf> {
     // Keep the container's mounts from leaking back to the host.
     // (rootfsPropagation is applied to the new root after pivot_root, which
     // refuses a shared current root.)
     mount(NONE, "/", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
         .ctx(|| "rootfs: make / rslave in the container's mount namespace".into())?;
-    mount(
-        Some(s.rootfs),
-        s.rootfs,
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .ctx(|| format!("root.path: bind mount {} onto itself", s.rootfs.display()))?;
-    let root = paths::open_root(s.rootfs)?;
+    let rootfs = bind_rootfs(s)?;
+    let root = paths::open_root(&rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     let devices_below = !dev_is_bind_mounted(mounts);
     // A read-only tmpfs that gets mount points (or devices) made in it later
@@ -142,7 +139,42 @@ pub fn prepare(s: &Setup) -> Result<()> {
         )
         .ctx(|| format!("mount /mounts/{i} ({}): remount read-only", dest.display()))?;
     }
-    Ok(())
+    Ok(rootfs)
+}
+
+/// Bind-mounts the rootfs onto itself (pivot_root needs a mount point).
+/// In a user namespace the container's root may be refused the path (a
+/// bundle under a 0700 directory of the host's root): then the rootfs is
+/// reached through the working directory stage 1 entered as host root, a
+/// copy of it is attached there, and the init keeps a descriptor of that
+/// mount, returned as /proc/self/fd/N.
+fn bind_rootfs(s: &Setup) -> Result<PathBuf> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    match mount(Some(s.rootfs), s.rootfs, NONE, flags, NONE) {
+        Ok(()) => return Ok(s.rootfs.to_path_buf()),
+        Err(nix::errno::Errno::EACCES) if s.in_userns => {}
+        Err(e) => {
+            return Err(e)
+                .ctx(|| format!("root.path: bind mount {} onto itself", s.rootfs.display()));
+        }
+    }
+    crate::logging::debug(format!(
+        "root.path: {} is out of reach of the container's root: bind it through the working directory",
+        s.rootfs.display()
+    ));
+    let tree = idmap::clone_tree(Path::new("."), true)
+        .map_err(|e| e.wrap(format!("root.path {}", s.rootfs.display())))?;
+    let here = nix::fcntl::open(
+        ".",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| "root.path: open the working directory".into())?;
+    idmap::attach(tree.as_fd(), here.as_fd())
+        .ctx(|| format!("root.path: bind mount {} onto itself", s.rootfs.display()))?;
+    // Kept open until exec (close-on-exec): the path returned names it.
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(tree);
+    Ok(PathBuf::from(format!("/proc/self/fd/{raw}")))
 }
 
 fn bind_source(s: &Setup, m: &Mount) -> PathBuf {
@@ -171,6 +203,9 @@ fn mount_one(
     let dest = m.destination();
     let src_for_check = (opts.is_bind() || typ == "bind").then(|| bind_source(s, m));
     check_proc_destination(dest, typ, src_for_check.as_deref())?;
+    if matches!(typ, "proc" | "sysfs") && !opts.is_bind() {
+        ordinary_directory(root, dest, typ)?;
+    }
     if typ == "cgroup" && !opts.is_bind() {
         return mount_cgroup(s, root, dest, &opts);
     }
@@ -485,10 +520,53 @@ pub fn chroot_into(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir("/").ctx(|| "chdir /".into())
 }
 
+/// For `--no-pivot`: the host's mount tree stays in the container's mount
+/// namespace under the moved rootfs, and the kernel lets a new user
+/// namespace mount a fresh procfs or sysfs whenever a fully visible one is
+/// anywhere in its mount namespace (a container could then write
+/// /proc/sysrq-trigger). Every procfs and sysfs mount outside the rootfs
+/// (a whole filesystem, mountinfo root "/") is detached first, its
+/// unmount kept from propagating; where unmounting is refused (rootless),
+/// a tmpfs covers it.
+fn detach_host_pseudo_filesystems(rootfs: &Path) -> Result<()> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .ctx(|| "--no-pivot: read /proc/self/mountinfo".into())?;
+    // Mount points in mountinfo are canonical: so must the rootfs be, or
+    // the container's own /proc would look like the host's.
+    let rootfs = std::fs::canonicalize(rootfs)
+        .ctx(|| format!("--no-pivot: resolve {}", rootfs.display()))?;
+    let targets: Vec<PathBuf> = text
+        .lines()
+        .filter_map(crate::procinfo::mountinfo_line)
+        .filter(|m| m.root == "/" && matches!(m.fstype, "proc" | "sysfs"))
+        .map(|m| PathBuf::from(m.mount_point))
+        .filter(|p| !p.starts_with(&rootfs))
+        .collect();
+    for p in targets {
+        match mount(NONE, &p, NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE) {
+            // Gone with an earlier detach of a mount above it.
+            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => continue,
+            r => r.ctx(|| format!("--no-pivot: make {} a slave mount", p.display()))?,
+        }
+        match umount2(&p, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => {
+                mount(Some("tmpfs"), &p, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
+                    .ctx(|| format!("--no-pivot: cover {} with a tmpfs", p.display()))?;
+            }
+            Err(e) => {
+                return Err(e).ctx(|| format!("--no-pivot: detach {}", p.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::Mode;
     if no_pivot {
+        detach_host_pseudo_filesystems(rootfs)?;
         nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
         mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE).ctx(|| "move rootfs to /".into())?;
         nix::unistd::chroot(".").ctx(|| "chroot into rootfs".into())?;
@@ -508,205 +586,31 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::chdir("/").ctx(|| "chdir /".into())
 }
 
-/// After pivot_root: sysctls, read-only and masked paths, read-only /dev
-/// and root, and the root's propagation.
-pub fn finalize(spec: &Spec) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let mount_label = lsm::mount_label(spec)?;
-    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
-        let mut keys: Vec<&String> = sysctl.keys().collect();
-        keys.sort();
-        for key in keys {
-            let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            std::fs::write(&path, &sysctl[key])
-                .ctx(|| format!("linux.sysctl[{key:?}]: write {:?} to {path}", sysctl[key]))?;
-        }
-    }
-    for (i, p) in linux
-        .and_then(|l| l.readonly_paths().as_ref())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        readonly_path(Path::new(p)).map_err(|e| e.wrap(format!("/linux/readonlyPaths/{i}")))?;
-    }
-    for (i, p) in linux
-        .and_then(|l| l.masked_paths().as_ref())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        mask_path(Path::new(p), mount_label)
-            .map_err(|e| e.wrap(format!("/linux/maskedPaths/{i}")))?;
-    }
-    let dev_ro = spec.mounts().iter().flatten().any(|m| {
-        m.destination() == Path::new("/dev")
-            && options::parse(m.options().as_deref().unwrap_or(&[]))
-                .flags
-                .contains(MsFlags::MS_RDONLY)
-    });
-    if dev_ro {
-        let f = current_mount_flags(Path::new("/dev")).unwrap_or(MsFlags::empty());
-        mount(
-            NONE,
-            "/dev",
-            NONE,
-            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | f,
-            NONE,
-        )
-        .ctx(|| "remount /dev read-only".into())?;
-    }
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
-        remount_bind(
-            Path::new("/"),
-            MsFlags::MS_RDONLY | current_mount_flags(Path::new("/")).unwrap_or(MsFlags::empty()),
-        )
-        .ctx(|| "root.readonly: remount / read-only".into())?;
-    }
-    if let Some(p) = root_propagation(spec) {
-        mount(NONE, "/", NONE, p, NONE)
-            .ctx(|| "linux.rootfsPropagation: set propagation of /".into())?;
-    }
-    Ok(())
-}
-
-/// Opens a path after pivot_root without following a final symlink: the
-/// masked and read-only paths must be what the config names, not where a
-/// planted link points (None when the path does not exist).
-fn open_target(p: &Path) -> Result<Option<(OwnedFd, nix::sys::stat::FileStat)>> {
-    use nix::fcntl::{OFlag, open};
-    let fd = match open(
-        p,
-        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
+/// procfs and sysfs go on an ordinary directory of the rootfs (or a new
+/// one), never through a symlink (CVE-2019-16884, CVE-2023-28642): a
+/// `/proc -> /fakeproc` link would put procfs where a volume can cover it,
+/// and hull's writes to /proc would land in that volume.
+fn ordinary_directory(root: std::os::fd::BorrowedFd, dest: &Path, typ: &str) -> Result<()> {
+    let fd = match paths::open_in_root(root, dest, libc::O_PATH | libc::O_NOFOLLOW) {
         Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(e).ctx(|| format!("open {}", p.display())),
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).ctx(|| format!("resolve {} in rootfs", dest.display())),
     };
-    let st = nix::sys::stat::fstat(&fd).ctx(|| format!("stat {}", p.display()))?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-        return Err(Error::msg(format!(
-            "{} is a symlink: refusing to mount over where it points",
-            p.display()
-        )));
-    }
-    Ok(Some((fd, st)))
-}
-
-/// The container's /dev/null, verified to be the null device (1:3), so a
-/// planted file or link can never be bound over a masked path.
-fn verified_dev_null() -> Result<OwnedFd> {
-    let (fd, st) =
-        open_target(Path::new("/dev/null"))?.ok_or_else(|| Error::msg("/dev/null is missing"))?;
-    let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR
-        && nix::sys::stat::major(st.st_rdev) == 1
-        && nix::sys::stat::minor(st.st_rdev) == 3;
-    if !is_null {
-        return Err(Error::msg(
-            "/dev/null in the container is not the null device (1:3)",
-        ));
-    }
-    Ok(fd)
-}
-
-/// Stdio that is the host's /dev/null is reopened as the container's own
-/// (after the root is entered), so nothing of the container points at a
-/// mount outside it: CRIU cannot dump a descriptor on a mount the
-/// container does not have, and runc does the same.
-pub fn reopen_dev_null_stdio() -> Result<()> {
-    let is_null = |st: &libc::stat| {
-        st.st_mode & libc::S_IFMT == libc::S_IFCHR
-            && nix::sys::stat::major(st.st_rdev) == 1
-            && nix::sys::stat::minor(st.st_rdev) == 3
-    };
-    let mut null: Option<OwnedFd> = None;
-    for fd in 0..3 {
-        // SAFETY: fstat on a descriptor number; an unused one gives EBADF.
-        let st = match nix::sys::stat::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) {
-            Ok(st) => st,
-            Err(_) => continue,
-        };
-        if !is_null(&st) {
-            continue;
+    let st = nix::sys::stat::fstat(&fd).ctx(|| format!("stat {}", dest.display()))?;
+    let what = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => return Ok(()),
+        libc::S_IFLNK => {
+            let target = nix::fcntl::readlinkat(&fd, "")
+                .map(|t| format!(" (to {:?})", t))
+                .unwrap_or_default();
+            format!("a symlink{target}")
         }
-        if null.is_none() {
-            let fd = nix::fcntl::open(
-                "/dev/null",
-                nix::fcntl::OFlag::O_RDWR
-                    | nix::fcntl::OFlag::O_NOFOLLOW
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .ctx(|| "reopen stdio: open the container's /dev/null".into())?;
-            let own = nix::sys::stat::fstat(&fd).ctx(|| "fstat /dev/null".into())?;
-            if !is_null(&own) {
-                return Err(Error::msg(
-                    "/dev/null in the container is not the null device (1:3)",
-                ));
-            }
-            if own.st_dev == st.st_dev && own.st_ino == st.st_ino {
-                // Already the container's own node.
-                continue;
-            }
-            null = Some(fd);
-        }
-        let src = null.as_ref().expect("opened above");
-        // SAFETY: dup2 onto a stdio number this process owns.
-        if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(src), fd) } < 0 {
-            return Err(nix::errno::Errno::last())
-                .ctx(|| format!("reopen stdio {fd} on /dev/null"));
-        }
-    }
-    Ok(())
-}
-
-fn readonly_path(p: &Path) -> Result<()> {
-    let Some((fd, _)) = open_target(p)? else {
-        return Ok(());
+        _ => "not a directory".to_string(),
     };
-    mount(
-        Some(&fd_path(&fd)),
-        &fd_path(&fd),
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .ctx(|| format!("bind {}", p.display()))?;
-    let flags = current_mount_flags(p).unwrap_or(MsFlags::empty());
-    remount_bind(p, flags | MsFlags::MS_RDONLY | MsFlags::MS_REC)
-        .ctx(|| format!("remount {} read-only", p.display()))
-}
-
-fn mask_path(p: &Path, label: Option<&str>) -> Result<()> {
-    let Some((fd, st)) = open_target(p)? else {
-        return Ok(());
-    };
-    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        mount(
-            Some("tmpfs"),
-            &fd_path(&fd),
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            lsm::label_mount_data(None, label).as_deref(),
-        )
-        .ctx(|| format!("mask {} with an empty tmpfs", p.display()))
-    } else {
-        let null = verified_dev_null()?;
-        mount(
-            Some(&fd_path(&null)),
-            &fd_path(&fd),
-            NONE,
-            MsFlags::MS_BIND,
-            NONE,
-        )
-        .ctx(|| format!("mask {} with /dev/null", p.display()))
-    }
+    Err(Error::msg(format!(
+        "{} is {what}: {typ} must be mounted on an ordinary directory",
+        dest.display()
+    )))
 }
 
 /// Mounts under /proc may only bring procfs (CVE-2019-16884 class): a bind

@@ -64,6 +64,12 @@ pub fn on_startup() {
     unsafe { libc::prctl(libc::PR_SET_NAME, c"hull".as_ptr(), 0, 0, 0) };
 }
 
+/// True when hull re-executed itself from a sealed copy (inherited by the
+/// processes it forks).
+pub fn reexecuted() -> bool {
+    REEXECUTED.load(Ordering::Relaxed)
+}
+
 /// True when this process runs from a memfd carrying the seals above.
 pub fn running_sealed() -> bool {
     let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
@@ -124,6 +130,9 @@ pub fn spec_exposure(spec: &Spec) -> Option<String> {
             _ => None,
         };
     }
+    if let Some(r) = spec.process().as_ref().and_then(label_exposure) {
+        return Some(r);
+    }
     let caps = spec
         .process()
         .as_ref()
@@ -135,6 +144,17 @@ pub fn spec_exposure(spec: &Spec) -> Option<String> {
         return Some("the pid namespace is joined by path without a user namespace".into());
     }
     None
+}
+
+/// An AppArmor profile or SELinux label takes effect at the next execve,
+/// which must then be the program's own, not the exec trampoline's (see
+/// security::trampoline): such a process is protected by the sealed copy.
+pub fn label_exposure(p: &oci_spec::runtime::Process) -> Option<String> {
+    let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+    if set(p.apparmor_profile()) {
+        return Some("process.apparmorProfile applies at the program's execve".into());
+    }
+    set(p.selinux_label()).then(|| "process.selinuxLabel applies at the program's execve".into())
 }
 
 /// /proc/<pid>/status "CapBnd" or "CapPrm" includes CAP_SYS_PTRACE.
@@ -198,6 +218,10 @@ pub fn exec_exposure(
 /// success of the re-exec it does not return at all. Call it before any
 /// state changes: the new image starts the command over.
 pub fn protect(exposure: Option<String>) -> Result<()> {
+    let exposure = exposure.or_else(|| {
+        super::trampoline::needed_reexec()
+            .then(|| "no exec trampoline for this architecture".to_string())
+    });
     let why = match (mode()?, exposure) {
         (Mode::Off, _) | (Mode::Auto, None) => return Ok(()),
         (Mode::Auto, Some(why)) => why,

@@ -5,6 +5,7 @@ pub mod capabilities;
 pub mod exeseal;
 pub mod lsm;
 pub mod seccomp;
+pub mod trampoline;
 
 /// The seccomp section of `features`: what `seccomp::compile` accepts.
 pub fn seccomp_features() -> serde_json::Value {

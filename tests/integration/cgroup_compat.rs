@@ -412,74 +412,61 @@ fn exec_joins_the_unified_hierarchy_of_a_hybrid_host() {
     assert_eq!(unified(pid), unified(init));
 }
 
-/// A container's processes do not keep the CPU affinity of whatever
-/// started the runtime: the init and exec'd processes may use every CPU
-/// (HULL-ONLY: runc 1.1.5 lets them inherit it), unless
-/// process.execCPUAffinity.final says otherwise for an exec.
+/// `events --stats` data in runc's field names: throttling counters,
+/// memory peaks, hugetlb per page size, pids, and (HULL-ONLY: runc 1.1.5
+/// has none) PSI where the kernel has pressure files.
 #[test]
-fn process_cpu_affinity_is_reset_for_init_and_exec() {
-    if !hull_only("CPU affinity reset (runc 1.1.5 keeps the caller's affinity)") {
-        return;
-    }
-    let online = read_trim(Path::new("/sys/devices/system/cpu/online"));
-    if online == "0" {
-        println!("SKIPPED: one CPU: nothing to reset");
-        return;
-    }
-    let rt = Runtime::new();
-    let id = unique_id("aff");
-    let b = Bundle::new(&["sleep", "300"]);
-    b.save();
-    rt.track(&id);
-    let scratch = TempDir::new("affout");
-    let pinned = |args: &[&str]| {
-        let mut c = rt.command(args);
-        // SAFETY: only sched_setaffinity between fork and exec.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut c, || {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(0, &mut set);
-                if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        // Output to files: the container's init keeps pipes open.
-        run_cmd(c, scratch.path(), CmdOpts::default()).ok().stdout
-    };
-    let bp = b.path().to_str().unwrap().to_string();
-    pinned(&["create", "--bundle", &bp, &id]);
-    pinned(&["start", &id]);
-    let allowed = |pid: i32| {
-        fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap()
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("Cpus_allowed_list:")
-                    .map(|v| v.trim().to_string())
-            })
-            .unwrap()
-    };
-    assert_eq!(allowed(rt.pid(&id)), online, "init");
-    let out = pinned(&[
-        "exec",
+fn cgroup_stats_fields_in_runc_names() {
+    let (parent, rt, id) = (CgroupParent::new(), Runtime::new(), unique_id("cgstf"));
+    let b = bundle(
+        &parent,
         &id,
-        "grep",
-        "Cpus_allowed_list",
-        "/proc/self/status",
-    ]);
-    assert!(out.contains(&format!("\t{online}")), "exec: {out}");
-    // execCPUAffinity.final applies to exec'd processes.
-    let tmp = TempDir::new("aff");
-    let mut p = b.config["process"].clone();
-    p["args"] = json!(["grep", "Cpus_allowed_list", "/proc/self/status"]);
-    p["execCPUAffinity"] = json!({"final": "1"});
-    let pf = tmp.path().join("process.json");
-    fs::write(&pf, p.to_string()).unwrap();
-    let out = pinned(&["exec", "--process", pf.to_str().unwrap(), &id]);
-    assert!(
-        out.contains("\t1\n"),
-        "exec with execCPUAffinity.final 1: {out}"
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 300",
+        ],
+        json!({"cpu": {"quota": 10000, "period": 100000}, "pids": {"limit": 30}}),
     );
+    rt.create_start(&b, &id);
+    std::thread::sleep(Duration::from_millis(300));
+    let o = rt.cmd(&["events", "--stats", &id]).ok();
+    let s: Value = serde_json::from_str(o.stdout.trim()).unwrap();
+    let d = &s["data"];
+    let t = &d["cpu"]["throttling"];
+    assert!(t["periods"].as_u64().unwrap() > 0, "{t}");
+    assert!(t.get("throttled_periods").is_none(), "{t}");
+    assert!(
+        t["throttledPeriods"].is_u64() && t["throttledTime"].is_u64(),
+        "{t}"
+    );
+    assert!(d["memory"]["usage"]["max"].as_u64().unwrap() > 0, "{s}");
+    assert!(d["pids"]["current"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(d["pids"]["limit"], 30, "{s}");
+    let sizes = std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .map(|r| r.count())
+        .unwrap_or(0);
+    let huge = d["hugetlb"].as_object().unwrap();
+    if sizes > 0 && !huge.is_empty() {
+        for (size, h) in huge {
+            assert!(size.ends_with("B"), "{size}");
+            assert!(h["failcnt"].is_u64(), "{h}");
+        }
+    }
+    let unified = if is_v1() {
+        cgroup_dir("unified", &parent.child(&id))
+    } else {
+        cgroup_dir("", &parent.child(&id))
+    };
+    if !unified.join("cpu.pressure").exists() {
+        println!("SKIPPED: PSI: the kernel has no pressure files here");
+        return;
+    }
+    if hull_only("psi in events --stats (runc 1.1.5 has none)") {
+        for section in ["cpu", "memory", "blkio"] {
+            let p = &d[section]["psi"];
+            assert!(p["some"]["avg10"].is_f64(), "{section}: {p}");
+            assert!(p["some"]["total"].is_u64(), "{section}: {p}");
+        }
+    }
 }

@@ -540,3 +540,59 @@ fn no_mount_namespace_shares_the_runtimes() {
     assert_eq!(o.stdout, "in-rootfs\n", "{o}");
     rt.delete_force(&id).ok();
 }
+
+/// User namespaces: a bundle (and a bind source) in a 0700 directory of the
+/// host's root, which the container's mapped root cannot traverse, still
+/// works: hull reaches them while it is still root on the host.
+#[test]
+fn user_namespace_with_bundle_the_mapped_root_cannot_traverse() {
+    let private = TempDir::new("private");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(private.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let src = private.path().join("data");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("file"), "bound\n").unwrap();
+    fs::set_permissions(&src, fs::Permissions::from_mode(0o755)).unwrap();
+    let template = Bundle::new(&["sh", "-c", "cat /marker /data/file"]);
+    // The bundle itself moves under the private directory.
+    let dir = private.path().join("bundle");
+    let o = std::process::Command::new("cp")
+        .args([
+            "-a",
+            &template.path().to_string_lossy(),
+            &dir.to_string_lossy(),
+        ])
+        .status()
+        .unwrap();
+    assert!(o.success());
+    fs::write(dir.join("rootfs/marker"), "in-rootfs\n").unwrap();
+    // The rootfs belongs to the host's root: the mount point is made here.
+    fs::create_dir(dir.join("rootfs/data")).unwrap();
+    let mut config = template.config.clone();
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs");
+    config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/data", "type": "bind",
+        "source": src.to_string_lossy(), "options": ["rbind", "ro"],
+    }));
+    fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+    let rt = Runtime::new();
+    let id = unique_id("usernsprivate");
+    rt.track(&id);
+    let o = rt
+        .cmd(&["run", "--bundle", &dir.to_string_lossy(), &id])
+        .ok();
+    assert_eq!(o.stdout, "in-rootfs\nbound\n", "{o}");
+}

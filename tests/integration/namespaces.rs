@@ -595,3 +595,23 @@ fn joined_user_namespace_cannot_join_a_namespace_it_does_not_own() {
     assert_eq!(rt.status(&a_id).as_deref(), Some("running"), "A is hurt");
     pod_teardown(&rt, &parent, (&a, &a_id, a_pid), (&b, &b_id));
 }
+
+/// `user.*` sysctls are per user namespace: accepted with a new one
+/// (HULL-ONLY: runc 1.1.5 refuses them), refused without.
+#[test]
+fn user_sysctls_need_and_work_in_a_user_namespace() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["sysctl"] = json!({"user.max_user_namespaces": "7"});
+    let id = unique_id("usysno");
+    let o = rt.run_with(&b, &id, &[]).fail();
+    assert!(o.stderr.contains("user.max_user_namespaces"), "{o}");
+    if !hull_only("user.* sysctls with a user namespace (runc 1.1.5 refuses them)") {
+        return;
+    }
+    b.set_namespace("user", None);
+    b.config["linux"]["uidMappings"] = id_maps(100000, 65536);
+    b.config["linux"]["gidMappings"] = id_maps(100000, 65536);
+    let out = rt.run_ok(&mut b, &["cat", "/proc/sys/user/max_user_namespaces"]);
+    assert_eq!(out.trim(), "7");
+}

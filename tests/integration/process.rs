@@ -550,3 +550,75 @@ fn pidfd_socket_receives_the_init_and_exec_pidfds() {
     let pid: i32 = fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
     assert_eq!(pidfd_target(&fd), pid);
 }
+
+/// A container's processes do not keep the CPU affinity of whatever
+/// started the runtime: the init and exec'd processes may use every CPU
+/// (HULL-ONLY: runc 1.1.5 lets them inherit it), unless
+/// process.execCPUAffinity.final says otherwise for an exec.
+#[test]
+fn process_cpu_affinity_is_reset_for_init_and_exec() {
+    if !hull_only("CPU affinity reset (runc 1.1.5 keeps the caller's affinity)") {
+        return;
+    }
+    let online = read_trim(std::path::Path::new("/sys/devices/system/cpu/online"));
+    if online == "0" {
+        println!("SKIPPED: one CPU: nothing to reset");
+        return;
+    }
+    let rt = Runtime::new();
+    let id = unique_id("aff");
+    let b = Bundle::new(&["sleep", "300"]);
+    b.save();
+    rt.track(&id);
+    let scratch = TempDir::new("affout");
+    let pinned = |args: &[&str]| {
+        let mut c = rt.command(args);
+        // SAFETY: only sched_setaffinity between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, || {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(0, &mut set);
+                if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        // Output to files: the container's init keeps pipes open.
+        run_cmd(c, scratch.path(), CmdOpts::default()).ok().stdout
+    };
+    let bp = b.path().to_str().unwrap().to_string();
+    pinned(&["create", "--bundle", &bp, &id]);
+    pinned(&["start", &id]);
+    let allowed = |pid: i32| {
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Cpus_allowed_list:")
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap()
+    };
+    assert_eq!(allowed(rt.pid(&id)), online, "init");
+    let out = pinned(&[
+        "exec",
+        &id,
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
+    assert!(out.contains(&format!("\t{online}")), "exec: {out}");
+    // execCPUAffinity.final applies to exec'd processes.
+    let tmp = TempDir::new("aff");
+    let mut p = b.config["process"].clone();
+    p["args"] = json!(["grep", "Cpus_allowed_list", "/proc/self/status"]);
+    p["execCPUAffinity"] = json!({"final": "1"});
+    let pf = tmp.path().join("process.json");
+    fs::write(&pf, p.to_string()).unwrap();
+    let out = pinned(&["exec", "--process", pf.to_str().unwrap(), &id]);
+    assert!(
+        out.contains("\t1\n"),
+        "exec with execCPUAffinity.final 1: {out}"
+    );
+}

@@ -470,3 +470,52 @@ fn container_mounts_not_visible_on_host() {
         "container mounts leaked to the host ns: {left:#?}"
     );
 }
+
+/// Masked directories share one read-only tmpfs (HULL-ONLY: runc 1.1.5
+/// mounts one each, runc 1.3 and crun share one); masked files stay
+/// /dev/null binds.
+#[test]
+fn masked_directories_share_one_read_only_tmpfs() {
+    let mut b = Bundle::new(&[]);
+    for d in ["m1", "m2", "m3"] {
+        fs::create_dir_all(b.rootfs().join(d).join("inner")).unwrap();
+    }
+    b.config["linux"]["maskedPaths"] = serde_json::json!(["/m1", "/m2", "/m3"]);
+    let rt = Runtime::new();
+    let out = rt.run_ok(
+        &mut b,
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/mountinfo; ls -A /m1 /m2 /m3; touch /m2/x 2>&1 || echo refused",
+        ],
+    );
+    let mounts: Vec<Vec<&str>> = ["/m1", "/m2", "/m3"]
+        .iter()
+        .map(|m| {
+            let line = out
+                .lines()
+                .rfind(|l| l.split(' ').nth(4) == Some(m))
+                .unwrap_or_else(|| panic!("{m} is not a mount point:\n{out}"));
+            line.split(' ').collect()
+        })
+        .collect();
+    for m in &mounts {
+        assert!(m[5].split(',').any(|o| o == "ro"), "{m:?} not read-only");
+        assert!(m.contains(&"tmpfs"), "{m:?} not a tmpfs");
+    }
+    assert!(
+        !out.contains("inner"),
+        "a masked directory shows its content:\n{out}"
+    );
+    assert!(
+        out.contains("refused"),
+        "a masked directory was writable:\n{out}"
+    );
+    if hull_only("one shared tmpfs for masked directories (runc 1.1.5 mounts one each)") {
+        assert!(
+            mounts.iter().all(|m| m[2] == mounts[0][2]),
+            "masked directories on different tmpfs instances: {mounts:?}"
+        );
+    }
+}

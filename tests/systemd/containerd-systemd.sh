@@ -51,26 +51,32 @@ cleanup() {
     rm -rf --one-file-system "$TMP"
 }
 trap cleanup EXIT
-CTR=(ctr -a "$SOCK" -n "$NS")
+CTR=(timeout -k 5 180 ctr -a "$SOCK" -n "$NS")
+echo "# containerd $(containerd --version | awk '{print $3}') started; waiting for its socket"
 up=
-for _ in $(seq 300); do
-    if "${CTR[@]}" version >/dev/null 2>&1; then up=1; break; fi
-    sleep 0.2
+deadline=$(($(date +%s) + 180))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+    if timeout -k 2 20 ctr -a "$SOCK" version >/dev/null 2>&1; then up=1; break; fi
+    kill -0 "$ctrd" 2>/dev/null || break
+    sleep 0.5
 done
 if [ -z "$up" ]; then
-    echo "containerd did not start:"; tail -20 "$TMP/containerd.log"
-    echo "0 passed, 1 failed"; exit 1
+    echo "# containerd did not answer within 180 s; its log:"
+    tail -30 "$TMP/containerd.log" | sed 's/^/# /'
+    echo "containerd-systemd: 0 passed, 1 failed"; exit 1
 fi
+echo "# containerd answers"
 smoke_build_rootfs "$TMP/rootfs" && smoke_rootfs_tar "$TMP/rootfs" "$TMP/rootfs.tar" &&
     smoke_build_oci_archive "$TMP/rootfs.tar" "$TMP/img.tar" "$IMG" &&
     "${CTR[@]}" image import --snapshotter native "$TMP/img.tar" >/dev/null || {
     echo "image import failed"; echo "0 passed, 1 failed"; exit 1
 }
+echo "# image imported"
 RUN=("${CTR[@]}" run --snapshotter native --runc-binary "$HULL" --runc-root "$TMP/runtime-root"
     --fifo-dir "$TMP/fifo" --runc-systemd-cgroup --cgroup "system.slice:ctrsmoke:$ID")
 "${RUN[@]}" -d --memory-limit 67108864 "$IMG" "$ID" sleep 300 >"$TMP/run.out" 2>&1
 check "ctr run -d --runc-systemd-cgroup with hull starts the task" \
-    sh -c "'${CTR[0]}' -a '$SOCK' -n $NS task ls | grep -q '$ID.*RUNNING'"
+    sh -c "ctr -a '$SOCK' -n $NS task ls | grep -q '$ID.*RUNNING'"
 check "the task runs in $UNIT (active)" \
     test "$(systemctl show -p ActiveState --value "$UNIT")" = active
 check "the unit's MemoryMax is the --memory-limit" \
