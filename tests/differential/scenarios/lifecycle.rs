@@ -63,13 +63,14 @@ scenarios! {
         .steps([create(&[]).into(), start().into(), sleep_ms(200), kill(&[]).into(), wait_stopped()]);
     /// A signal by name with and without SIG, and by number.
     kill_signal_forms: Scenario::new(&["sh", "-c",
-        "touch /out/signals; trap 'echo USR1 >> /out/signals' USR1; echo ready > /out/ready; \
-         while [ $(wc -l < /out/signals 2>/dev/null || echo 0) -lt 3 ]; do sleep 0.05; done"])
+        "n=0; trap 'n=$((n+1)); touch /out/got$n' USR1; echo ready > /out/ready; \
+         while [ $n -lt 3 ]; do sleep 0.05; done"])
         .out_mount()
         .steps([
             create(&[]).into(), start().into(), wait_file("{out}/ready"),
-            kill(&["USR1"]).into(), sleep_ms(150), kill(&["SIGUSR1"]).into(), sleep_ms(150),
-            kill(&["10"]).into(), wait_stopped(), state().into(),
+            kill(&["USR1"]).into(), wait_file("{out}/got1"),
+            kill(&["SIGUSR1"]).into(), wait_file("{out}/got2"),
+            kill(&["10"]).into(), wait_file("{out}/got3"), wait_stopped(), state().into(),
         ]);
     kill_unknown_signal: sleeper().steps([
         create(&[]).into(), start().into(), kill(&["SIGBOGUS"]).into(), state().into(),
