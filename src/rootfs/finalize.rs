@@ -50,15 +50,11 @@ pub fn finalize(spec: &Spec) -> Result<()> {
                 .contains(MsFlags::MS_RDONLY)
     });
     if dev_ro {
+        // A bind remount, as runc does: the mount is read-only, the tmpfs
+        // under it stays as mounted.
         let f = current_mount_flags(Path::new("/dev")).unwrap_or(MsFlags::empty());
-        mount(
-            NONE,
-            "/dev",
-            NONE,
-            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | f,
-            NONE,
-        )
-        .ctx(|| "remount /dev read-only".into())?;
+        super::remount_bind(Path::new("/dev"), MsFlags::MS_RDONLY | f)
+            .ctx(|| "remount /dev read-only".into())?;
     }
     if spec
         .root()

@@ -130,11 +130,13 @@ pub fn prepare(s: &Setup) -> Result<PathBuf> {
         let dest = mounts[i].destination();
         let top = open_in_root(root.as_fd(), dest, libc::O_PATH)
             .ctx(|| format!("reopen {}", dest.display()))?;
+        // A bind remount: the mount turns read-only, its filesystem stays
+        // as mounted (what runc shows in mountinfo).
         mount(
             NONE,
             &fd_path(&top),
             NONE,
-            MsFlags::MS_REMOUNT | flags,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
             NONE,
         )
         .ctx(|| format!("mount /mounts/{i} ({}): remount read-only", dest.display()))?;
