@@ -15,8 +15,8 @@
 #
 # Builds hull in release mode, makes one busybox bundle running /bin/true and
 # gives each runtime its own copy of it and its own --root on a tmpfs (as
-# /run, where engines keep runtime state, is on most hosts; on a persistent
-# root hull also fsyncs its state writes, which runc and crun do not). bench/bench.py then times, interleaved round by round:
+# /run, where engines keep runtime state, is on most hosts). bench/bench.py
+# then times, interleaved round by round:
 #   run    `RUNTIME --root R run -b B ID`
 #   csd    `create` + `start` (summed) and `delete` as separate invocations
 #   exec   `exec ID /bin/true` into a running `sleep` container

@@ -414,47 +414,26 @@ fn read_state(dir: &Path, id: &str) -> Result<State> {
         .map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))
 }
 
-/// True when `dir` lies on a filesystem that does not survive a reboot
-/// (tmpfs, ramfs: /run on most hosts), where fsync has nothing to make
-/// durable. Asked once per process: a state root is one filesystem.
-fn on_volatile_fs(dir: &Path) -> bool {
-    static VOLATILE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *VOLATILE.get_or_init(|| {
-        use nix::sys::statfs::{FsType, TMPFS_MAGIC, statfs};
-        // linux/magic.h; neither nix nor libc names it.
-        const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
-        statfs(dir).is_ok_and(|s| [TMPFS_MAGIC, RAMFS_MAGIC].contains(&s.filesystem_type()))
-    })
-}
-
 /// Writes state.json so that a reader (or a crash of hull) sees either the
 /// old file or the new one, never a part: the text goes to a temp file that
-/// is renamed over state.json. On a persistent filesystem the temp file is
-/// fsynced before the rename and the directory after it, so a power loss
-/// cannot leave an empty or half-written state either; on tmpfs (a state
-/// root in /run) there is nothing to sync and the two fsyncs are skipped.
-/// On failure the temp file is removed.
+/// is renamed over state.json. Nothing is fsynced: state.json describes live
+/// processes, which do not survive a power loss or reboot, so after one every
+/// container is stopped whatever the file says, and a torn file is reported
+/// by `list` with the `delete --force` hint. On failure the temp file is
+/// removed.
 pub fn write_state(dir: &Path, state: &State) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = dir.join(".state.json.tmp");
     let text = serde_json::to_vec(state).map_err(|e| Error::msg(format!("encode state: {e}")))?;
-    let durable = !on_volatile_fs(dir);
-    let written = (|| -> Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .ctx(|| format!("write {}", tmp.display()))?;
-        f.write_all(&text)
-            .ctx(|| format!("write {}", tmp.display()))?;
-        if durable {
-            f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
-        }
-        Ok(())
-    })();
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&text))
+        .ctx(|| format!("write {}", tmp.display()));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -463,12 +442,7 @@ pub fn write_state(dir: &Path, state: &State) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e).ctx(|| format!("rename {}", tmp.display()));
     }
-    if !durable {
-        return Ok(());
-    }
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .ctx(|| format!("fsync {}", dir.display()))
+    Ok(())
 }
 
 pub fn process_matches(pid: i32, start_time: u64) -> bool {
