@@ -144,7 +144,21 @@ pub fn exec_process(
             }
             let text = std::fs::read(path)
                 .map_err(|e| Error::msg(format!("--process {}: {e}", path.display())))?;
-            crate::spec::parse_process(&path.display().to_string(), &text)
+            let mut p = crate::spec::parse_process(&path.display().to_string(), &text)?;
+            // Without `capabilities` the process gets the container's, as
+            // runc gives it (not an empty set).
+            let names_caps = serde_json::from_slice::<serde_json::Value>(&text)
+                .is_ok_and(|v| v.get("capabilities").is_some());
+            if !names_caps {
+                let c = Container::load(root, id)?;
+                let caps = c
+                    .saved_spec()?
+                    .process()
+                    .as_ref()
+                    .and_then(|cp| cp.capabilities().clone());
+                p.set_capabilities(caps);
+            }
+            Ok(p)
         }
         ExecProcess::Overrides(o) => {
             let c = Container::load(root, id)?;
