@@ -384,27 +384,7 @@ pub fn restore(mut o: RestoreOptions) -> Result<i32> {
     let linux = bundle.spec.linux().as_ref();
     let cgroup_path =
         cgroups::resolve_path(linux.and_then(|l| l.cgroups_path().as_deref()), &o.id)?;
-    let own_pid_ns = linux
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
-        });
-    let mut state = State {
-        oci_version: crate::spec::OCI_VERSION.to_string(),
-        id: o.id.clone(),
-        status: Status::Creating,
-        pid: 0,
-        pid_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::logging::rfc3339_now(true),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        cgroup_path: cgroup_path.clone(),
-        own_pid_ns,
-        resources: None,
-        systemd_unit: None,
-    };
+    let mut state = State::creating(&o.id, &bundle, &cgroup_path);
     let (dir, lock) = Container::create(&o.root, &o.id, &state)?;
     let cgroup_existed = cgroups::manager(&cgroup_path).exists();
     let mut restored_pid = 0;

@@ -127,33 +127,12 @@ pub fn create(mut o: CreateOptions) -> Result<i32> {
     if let Some(r) = intel_rdt {
         cgroups::resctrl::check(r)?;
     }
-    let own_pid_ns = bundle
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter().any(|n| {
-                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
-            })
-        });
     // Written before anything else is set up: a create killed from here on
     // leaves a state ("creating", no pid yet) that names the cgroup, so
     // `delete --force` can remove everything.
     let mut state = State {
-        oci_version: crate::spec::OCI_VERSION.to_string(),
-        id: o.id.clone(),
-        status: Status::Creating,
-        pid: 0,
-        pid_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::logging::rfc3339_now(true),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        cgroup_path: cgroup_path.clone(),
-        own_pid_ns,
-        resources: None,
         systemd_unit: systemd_unit.as_ref().map(|u| u.unit.clone()),
+        ..State::creating(&o.id, &bundle, &cgroup_path)
     };
     let (dir, lock) = Container::create(&o.root, &o.id, &state)?;
     let new_manager = || -> Box<dyn cgroups::Manager> {

@@ -115,6 +115,39 @@ pub struct State {
     pub systemd_unit: Option<String>,
 }
 
+impl State {
+    /// The first state of a container made from `bundle` (create, restore):
+    /// "creating", no pid yet, naming the cgroup so `delete --force` can
+    /// remove everything if the command dies from here on.
+    pub fn creating(id: &str, bundle: &crate::spec::Bundle, cgroup_path: &str) -> State {
+        let own_pid_ns = bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| {
+                ns.iter().any(|n| {
+                    n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+                })
+            });
+        State {
+            oci_version: crate::spec::OCI_VERSION.to_string(),
+            id: id.to_string(),
+            status: Status::Creating,
+            pid: 0,
+            pid_start_time: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::logging::rfc3339_now(true),
+            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+            cgroup_path: cgroup_path.to_string(),
+            own_pid_ns,
+            resources: None,
+            systemd_unit: None,
+        }
+    }
+}
+
 /// The OCI state plus runc's extra fields, as `state` and `list` print it.
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
