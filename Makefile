@@ -1,7 +1,8 @@
 # hull: build, lint, test, demo and benchmark entry points.
 #
 #   make build     debug build (target/debug/hull)
-#   make release   optimised build (target/release/hull)
+#   make release   optimised static build (target/release/hull)
+#   make hot-functions  regenerate build/hot-functions.txt (the release link's function order)
 #   make deps      Debian packages and Rust components the tests need
 #   make demo      run a busybox container with hull
 #   make lint      rustfmt check, clippy with warnings as errors (whole workspace),
@@ -39,7 +40,7 @@ CGROUP2_VM  := $(CURDIR)/../shared/vm/cgroup2-vm
 TEST_THREADS ?= 2
 DEMO_DIR    := $(CURDIR)/demo
 
-.PHONY: all build release deps demo lint oci-checker test test-differential test-v2 test-systemd engines-test engines-test-v2 engines-checkpoint bench fuzz stress clean \
+.PHONY: all build release hot-functions deps demo lint oci-checker test test-differential test-v2 test-systemd engines-test engines-test-v2 engines-checkpoint bench fuzz stress clean \
 	man completions install uninstall deb deb-test
 
 all: build
@@ -47,8 +48,19 @@ all: build
 build:
 	$(CARGO) build
 
+# The shipped binary: statically linked (no dynamic loader, libm or libgcc_s
+# to map and resolve at every start) and linked with the functions the
+# engine-facing commands run placed first (build/hot-functions.txt, made by
+# scripts/hot-functions.sh), so each invocation maps far less of the text.
+# `cargo rustc` gives both to the final link only: proc-macros and build
+# scripts stay dynamic. docs/ARCHITECTURE.md ("Start-up cost") has the figures.
+RELEASE_FLAGS := -C target-feature=+crt-static \
+	-C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/build/hot-functions.txt
 release:
-	$(CARGO) build --release
+	$(CARGO) rustc --release --bin hull -- $(RELEASE_FLAGS)
+
+hot-functions:
+	$(CURDIR)/scripts/hot-functions.sh
 
 deps:
 	$(CURDIR)/scripts/install-deps.sh

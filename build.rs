@@ -17,6 +17,8 @@ const FLAG: &str = "-Wl,-z,pack-relative-relocs";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // The release link's function order (Makefile RELEASE_FLAGS).
+    println!("cargo:rerun-if-changed=build/hot-functions.txt");
     commit_id();
     println!("cargo:rerun-if-env-changed=CC");
     println!("cargo:rerun-if-env-changed=HULL_NO_RELR");

@@ -31,8 +31,8 @@ class Runtime:
         self.failures = 0
         self.last_error = ""
 
-    def argv(self, *args, prefix=()):
-        cmd = [*prefix, self.binary, "--root", self.root, *args]
+    def argv(self, *args, prefix=(), root=None):
+        cmd = [*prefix, self.binary, "--root", root or self.root, *args]
         return WRAP_PREFIX + cmd if self.wrapped else cmd
 
 
@@ -195,8 +195,12 @@ def main():
     ap.add_argument("--wrap", action="append", default=[],
                     help="runtime whose invocations need the cgroup2 tmpfs wrapper")
     ap.add_argument("--absent", action="append", default=[])
-    ap.add_argument("--scenarios", default="run,csd,exec,rss,scale,list",
-                    help="comma-separated subset of run,csd,exec,rss,scale,list")
+    ap.add_argument("--scenarios", default="run,disk,csd,exec,rss,scale,list",
+                    help="comma-separated subset of run,disk,csd,exec,rss,scale,list")
+    ap.add_argument("--disk-roots", default=None,
+                    help="directory on the host's disk for the `disk` scenario's state roots")
+    ap.add_argument("--floor-rootfs", default=None,
+                    help="rootfs for the kernel floor: unshare of the bundle's namespaces + chroot")
     ap.add_argument("--scale-ns", default="25,50,100,200",
                     help="container counts of the parallel scale scenario")
     ap.add_argument("--scale-jobs", type=int, default=16,
@@ -206,7 +210,7 @@ def main():
     ap.add_argument("--list-rounds", type=int, default=20)
     a = ap.parse_args()
     scenarios = {x.strip() for x in a.scenarios.split(",") if x.strip()}
-    unknown = scenarios - {"run", "csd", "exec", "rss", "scale", "list"}
+    unknown = scenarios - {"run", "disk", "csd", "exec", "rss", "scale", "list"}
     if unknown:
         ap.error(f"--scenarios: unknown {', '.join(sorted(unknown))}")
     scale_ns = [int(x) for x in a.scale_ns.replace(" ", ",").split(",") if x]
@@ -235,6 +239,13 @@ def main():
     wrap_needed = any(rt.wrapped for rt in active)
     wrapper_log = os.path.join(os.path.dirname(active[0].root), "wrapper.log")
     baseline = {"/bin/true": [], "wrapper": []}
+    # The kernel floor: what any runtime must pay to run /bin/true in the
+    # bundle's namespaces (mount, uts, ipc, pid, net) and root.
+    floor_argv = None
+    if a.floor_rootfs:
+        floor_argv = ["unshare", "--mount", "--uts", "--ipc", "--pid", "--net", "--fork",
+                      "chroot", a.floor_rootfs, "/bin/true"]
+    floor_ns = []
 
     # Scenario 1: run.
     run_ns = {rt.name: [] for rt in active}
@@ -251,10 +262,33 @@ def main():
                 fail(rt, "run", cid)
         t, _ = timed(["/bin/true"], wrapper_log)
         baseline["/bin/true"].append(t)
+        if floor_argv:
+            t, rc = timed(floor_argv, wrapper_log)
+            if rc == 0:
+                floor_ns.append(t)
         if wrap_needed:
             t, rc = timed(WRAP_PREFIX + ["/bin/true"], wrapper_log)
             if rc == 0:
                 baseline["wrapper"].append(t)
+
+    # Scenario 1b: run with the state root on the host's disk (the default
+    # /run/hull is there when /run is not a tmpfs), not on the tmpfs.
+    disk_ns = {rt.name: [] for rt in active}
+    rounds = a.rounds if "disk" in scenarios and a.disk_roots else 0
+    if rounds:
+        print(f"bench: scenario disk: `run` x {rounds} rounds, roots in {a.disk_roots}",
+              file=sys.stderr)
+    for i in range(rounds):
+        for rt in active:
+            root = os.path.join(a.disk_roots, rt.name)
+            os.makedirs(root, exist_ok=True)
+            cid = f"{tag}-{rt.name}-disk-{i}"
+            t, rc = timed(rt.argv("run", "-b", rt.bundle, cid, root=root), rt.log)
+            if rc == 0:
+                disk_ns[rt.name].append(t)
+            else:
+                rt.failures += 1
+                quiet(rt.argv("delete", "-f", cid, root=root))
 
     # Scenario 2: create + start, then delete once the container has stopped.
     cs_ns = {rt.name: [] for rt in active}
@@ -461,6 +495,13 @@ def main():
     print("=" * 64)
 
     ratios(table("run -b BUNDLE ID  (container runs /bin/true)", run_ns, 1))
+    if floor_ns:
+        f = med(floor_ns)
+        parts = [f"{name} {med(v) / f:.2f}" for name, v in run_ns.items() if v]
+        print(f"  kernel floor (unshare of the same namespaces + chroot + /bin/true): "
+              f"{fmt(ms(f))} ms; run / floor: " + ", ".join(parts))
+    if any(disk_ns.values()):
+        ratios(table("run with the state root on the host's disk (not tmpfs)", disk_ns, 1))
     ratios(table("create + start  (two invocations, summed)", cs_ns, 2))
     table("  of which create", create_ns, 1)
     table("  of which start", start_ns, 1)

@@ -3,7 +3,7 @@
 #
 #   bench/bench.sh            (every scenario, defaults below)
 #
-#   BENCH_SCENARIOS    run,csd,exec,rss,scale,list (a subset for a quick run,
+#   BENCH_SCENARIOS    run,disk,csd,exec,rss,scale,list (a subset for a quick run,
 #                      e.g. BENCH_SCENARIOS=run,exec BENCH_ROUNDS=20)
 #   BENCH_ROUNDS       50   rounds of run, csd and exec
 #   BENCH_RSS_SAMPLES  5
@@ -17,7 +17,10 @@
 # gives each runtime its own copy of it and its own --root on a tmpfs (as
 # /run, where engines keep runtime state, is on most hosts). bench/bench.py
 # then times, interleaved round by round:
-#   run    `RUNTIME --root R run -b B ID`
+#   run    `RUNTIME --root R run -b B ID`, beside the kernel floor: `unshare`
+#          of the bundle's namespaces + `chroot` + /bin/true
+#   disk   `run` with the state roots in a directory on the host's disk
+#          (the default /run/hull where /run is not a tmpfs, as here)
 #   csd    `create` + `start` (summed) and `delete` as separate invocations
 #   exec   `exec ID /bin/true` into a running `sleep` container
 #   rss    peak RSS of `run` with /usr/bin/time
@@ -65,8 +68,8 @@ fi
 HULL_BIN=${HULL_BENCH_BIN:-$REPO/target/release/hull}
 if [[ -z ${HULL_BENCH_BIN:-} ]]; then
     if command -v cargo >/dev/null; then
-        say "building hull (cargo build --release)"
-        if ! (cd "$REPO" && cargo build --release --quiet); then
+        say "building hull (make release: static, hot functions first)"
+        if ! make --no-print-directory -s -C "$REPO" release; then
             say "HULL RELEASE BUILD FAILED: hull is left out of the benchmark"
             HULL_BIN=
         fi
@@ -92,7 +95,8 @@ if ! "$REPO/scripts/mkbundle.sh" "$TMP/bundle" --runtime runc -- /bin/true 2>"$T
 fi
 
 args=(--rounds "$ROUNDS" --rss-samples "$RSS_SAMPLES"
-    --scenarios "${BENCH_SCENARIOS:-run,csd,exec,rss,scale,list}"
+    --scenarios "${BENCH_SCENARIOS:-run,disk,csd,exec,rss,scale,list}"
+    --disk-roots "$TMP/disk-roots" --floor-rootfs "$TMP/bundle/rootfs"
     --scale-ns "${BENCH_SCALE_NS:-25 50 100 200}"
     --scale-jobs "${BENCH_SCALE_JOBS:-16}" --scale-reps "${BENCH_SCALE_REPS:-3}"
     --list-n "${BENCH_LIST_N:-1000}" --list-rounds "${BENCH_LIST_ROUNDS:-20}")

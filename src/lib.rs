@@ -10,6 +10,8 @@ pub mod console;
 pub mod container;
 pub mod criu;
 pub mod hooks;
+#[cfg(hull_hot_trace)]
+mod hot_trace;
 pub mod logging;
 pub mod mount_options;
 pub mod namespaces;

@@ -498,13 +498,24 @@ fn owner_of(dir: &Path) -> String {
             .borrow_mut()
             .entry(uid)
             .or_insert_with(|| {
-                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                std::fs::read_to_string("/etc/passwd")
                     .ok()
-                    .flatten()
-                    .map(|u| u.name)
+                    .and_then(|passwd| passwd_name(&passwd, uid))
                     .unwrap_or_else(|| format!("#{uid}"))
             })
             .clone()
+    })
+}
+
+/// The name of `uid` in an /etc/passwd text. The file is read directly (as
+/// runc's Go lookup does) rather than through NSS: the release binary is
+/// statically linked, and NSS would have to load shared modules for it.
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let entry_uid = fields.nth(1)?.parse::<u32>().ok()?;
+        (entry_uid == uid && !name.is_empty()).then(|| name.to_string())
     })
 }
 
@@ -583,6 +594,14 @@ pub fn state_root(root: Option<PathBuf>, rootless_flag: Option<&str>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwd_names_are_found_by_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\n# comment\nbad line\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 1000).as_deref(), Some("alice"));
+        assert_eq!(passwd_name(passwd, 7), None);
+    }
 
     #[test]
     fn ids_that_escape_are_rejected() {
