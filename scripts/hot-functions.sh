@@ -92,7 +92,7 @@ workload() {
         h exec c$i /bin/true
         hl exec --process "$TMP/process.json" --pid-file "$TMP/exec$i.pid" c$i
         h kill c$i KILL
-        until h state c$i | grep -q "\"stopped\""; do sleep 0.01; done
+        until h state c$i | grep "\"stopped\"" >/dev/null; do sleep 0.01; done
         h delete c$i
         hl create --bundle "$TMP/sleep" --pid-file "$TMP/c$i.pid" d$i
         hl start d$i
