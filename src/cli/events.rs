@@ -28,8 +28,8 @@ impl EventsArgs {
 pub fn run(root: &Path, a: EventsArgs) -> Result<i32> {
     if a.stats {
         let data = control::stats(root, &a.id)?;
-        println!("{}", control::event_line("stats", &a.id, Some(&data)));
-        return Ok(0);
+        let line = control::event_line("stats", &a.id, Some(&data));
+        return super::write_stdout("events", &(line + "\n"));
     }
     let iv = parse_duration(&a.interval)?;
     control::events(root, &a.id, Some(iv), &mut std::io::stdout().lock()).map(|_| 0)

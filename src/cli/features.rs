@@ -5,6 +5,5 @@ use crate::error::{Error, Result};
 pub fn run() -> Result<i32> {
     let text = serde_json::to_string_pretty(&crate::features::document())
         .map_err(|e| Error::msg(e.to_string()))?;
-    println!("{text}");
-    Ok(0)
+    super::write_stdout("features", &(text + "\n"))
 }

@@ -3,7 +3,6 @@
 use crate::container::{self, PublicState};
 use crate::error::{Error, Result};
 use clap::Args;
-use std::io::Write;
 use std::path::Path;
 
 #[derive(Args, Debug)]
@@ -35,13 +34,7 @@ pub fn run(root: &Path, a: ListArgs) -> Result<i32> {
             list_table(&states)
         }
     };
-    match std::io::stdout().lock().write_all(out.as_bytes()) {
-        // A closed pipe (e.g. `| head`) is not an error of `list`.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Error::msg(format!("list: write to stdout: {e}")))
-        }
-        _ => Ok(0),
-    }
+    super::write_stdout("list", &out)
 }
 
 fn list_table(states: &[PublicState<'_>]) -> String {

@@ -249,6 +249,19 @@ impl Cli {
 }
 
 /// Entry point: returns the process exit code.
+/// Writes a command's output to stdout. A reader that went away (`| head`,
+/// `| grep -q`) is not the command's failure: exit 0 quietly, where
+/// `println!` would panic on the broken pipe.
+fn write_stdout(command: &str, text: &str) -> Result<i32> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::error::Error::msg(
+            format!("{command}: write to stdout: {e}"),
+        )),
+        _ => Ok(0),
+    }
+}
+
 pub fn main() -> i32 {
     crate::security::exeseal::on_startup();
     let cli = parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());

@@ -19,11 +19,8 @@ pub struct PsArgs {
 pub fn run(root: &Path, a: PsArgs) -> Result<i32> {
     let pids = control::pids(root, &a.id)?;
     if a.format == "json" {
-        println!(
-            "{}",
-            serde_json::to_string(&pids).map_err(|e| Error::msg(e.to_string()))?
-        );
-        return Ok(0);
+        let json = serde_json::to_string(&pids).map_err(|e| Error::msg(e.to_string()))?;
+        return super::write_stdout("ps", &(json + "\n"));
     }
     let args: Vec<String> = if a.ps_args.is_empty() {
         vec!["-ef".into()]
@@ -41,15 +38,16 @@ pub fn run(root: &Path, a: PsArgs) -> Result<i32> {
         .split_whitespace()
         .position(|h| h == "PID")
         .ok_or_else(|| Error::msg("ps: ps(1) output has no PID column"))?;
-    println!("{header}");
+    let mut out = format!("{header}\n");
     for line in lines {
         let pid = line
             .split_whitespace()
             .nth(col)
             .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
-            println!("{line}");
+            out.push_str(line);
+            out.push('\n');
         }
     }
-    Ok(0)
+    super::write_stdout("ps", &out)
 }

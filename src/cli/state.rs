@@ -14,6 +14,5 @@ pub fn run(root: &Path, a: StateArgs) -> Result<i32> {
     let c = Container::load(root, &a.id)?;
     let text =
         serde_json::to_string_pretty(&c.public_state()).map_err(|e| Error::msg(e.to_string()))?;
-    println!("{text}");
-    Ok(0)
+    super::write_stdout("state", &(text + "\n"))
 }

@@ -265,6 +265,42 @@ fn list_formats() {
     assert_eq!(lines, [id.as_str()], "list -q output: {q:?}");
 }
 
+/// A reader that closed its end (`| head`, `| grep -q`) before `state`,
+/// `list` or `ps` wrote is not a failure: exit 0, no panic on stderr.
+#[test]
+fn output_to_a_closed_pipe_is_not_a_panic() {
+    if !hull_only("runc is killed by SIGPIPE there (Go's default for stdout)") {
+        return;
+    }
+    let b = Bundle::new(SLEEP);
+    let rt = Runtime::new();
+    let id = unique_id("pipe");
+    rt.create(&b, &id).ok();
+    for args in [
+        vec!["state", id.as_str()],
+        vec!["list"],
+        vec!["list", "--format", "json"],
+        vec!["ps", "--format", "json", id.as_str()],
+        vec!["features"],
+    ] {
+        let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+        drop(read_end);
+        let out = std::process::Command::new(runtime_bin())
+            .arg("--root")
+            .arg(rt.root())
+            .args(&args)
+            .stdout(Stdio::from(write_end))
+            .output()
+            .expect("spawn hull");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("panicked"),
+            "{args:?} into a closed pipe: {:?}, stderr: {stderr}",
+            out.status
+        );
+    }
+}
+
 /// `list` reads state.json without the container's lock: a command holding
 /// the lock (here the test itself) does not stall it. A "creating" state
 /// whose create still holds the lock is listed as creating; once nobody
